@@ -1,0 +1,1 @@
+"""The concentratord daemon, its command-line tools and its configuration."""

@@ -1,0 +1,1 @@
+"""radio package (built in a later issue)."""

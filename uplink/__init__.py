@@ -1,0 +1,1 @@
+"""uplink package (built in a later issue)."""
