@@ -8,12 +8,12 @@ these fields.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 RecordValue = float | int | str | bytes | None
 
 
-class Function(str, Enum):
+class Function(StrEnum):
     """DIF bits 5..4: the function field (EN 13757-3, 6.3.2)."""
 
     INSTANTANEOUS = "instantaneous"
@@ -22,7 +22,7 @@ class Function(str, Enum):
     ERROR_STATE = "error_state"
 
 
-class VifRange(str, Enum):
+class VifRange(StrEnum):
     """What a record measures: the VIF (primary or extension table) reduced to its quantity.
 
     Energy in Wh, J, MWh or GJ is all ``ENERGY``; the unit is normalised in ``Record.unit``.
@@ -77,6 +77,29 @@ class VifRange(str, Enum):
     PLAIN_TEXT_UNIT = "plain_text_unit"
     MANUFACTURER_SPECIFIC = "manufacturer_specific"
     OTHER = "other"
+    # Added with the record parser: further FD/FB extension-table quantities.
+    CREDIT = "credit"
+    DEBIT = "debit"
+    ACCESS_CODE = "access_code"
+    ERROR_MASK = "error_mask"
+    BAUD_RATE = "baud_rate"
+    RESPONSE_DELAY = "response_delay"
+    RETRY = "retry"
+    REMOTE_CONTROL = "remote_control"
+    STORAGE_NUMBER = "storage_number"
+    STORAGE_INTERVAL = "storage_interval"
+    DURATION_SINCE_READOUT = "duration_since_readout"
+    TARIFF_PERIOD = "tariff_period"
+    DURATION_SINCE_CUMULATION = "duration_since_cumulation"
+    BATTERY_OPERATING_TIME = "battery_operating_time"
+    BATTERY_CHANGE_DATE = "battery_change_date"
+    RF_LEVEL = "rf_level"
+    CONTROL_SIGNAL = "control_signal"
+    DAY_OF_WEEK = "day_of_week"
+    WEEK_NUMBER = "week_number"
+    PHASE_ANGLE = "phase_angle"
+    TEMPERATURE_LIMIT = "temperature_limit"
+    CUMULATIVE_MAX_POWER = "cumulative_max_power"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,60 @@
+"""The ``concentratord`` command: the daemon and its offline tools.
+
+Sub-commands import what they need when they run, so that ``decode`` on a small batch
+starts fast. Logs and argument errors go to stderr; stdout carries only results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="concentratord", description="Wireless M-Bus meter-reading gateway."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    decode = sub.add_parser(
+        "decode",
+        help="decode hex telegrams from stdin, one JSON object per line on stdout",
+        description="Decode hex telegrams (one per line on stdin) into JSON (one per line).",
+    )
+    decode.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        metavar="ID=HEX",
+        help="AES-128 key of one meter (repeatable)",
+    )
+    decode.add_argument("--keys", metavar="FILE", help="keys file: 'ID HEX' or 'ID,HEX' lines")
+    decode.add_argument(
+        "--records", action="store_true", help="add every raw data record to the output"
+    )
+
+    sub.add_parser(
+        "demo",
+        help="print sample telegrams built by concentratord (hex, one per line)",
+        description="Print demo telegrams (and their keys as comments on stderr).",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``concentratord`` console script."""
+    args = _parser().parse_args(argv)
+    if args.command == "decode":
+        from concentratord.decode_cmd import run_decode
+
+        return run_decode(args.key, args.keys, args.records)
+    if args.command == "demo":
+        from concentratord.demo import run_demo
+
+        return run_demo()
+    return 2  # pragma: no cover - argparse enforces the choices
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""Text forms that tools exchange: hex telegram lines and keys files (DESIGN.md section 4).
+
+Pure parsing of strings; reading the file is the caller's business.
+"""
+
+from __future__ import annotations
+
+import re
+
+from protocols.errors import FormatError
+
+_IGNORED = re.compile(r"0[xX]|[\s_|#]")
+KEY_BYTES = 16
+
+
+def telegram_from_hex(line: str) -> bytes:
+    """The bytes of one hex telegram line as radio dumps print them.
+
+    ``0x`` prefixes, whitespace, ``_``, ``|`` and ``#`` are ignored.
+    """
+    text = _IGNORED.sub("", line)
+    if len(text) % 2:
+        raise FormatError(f"odd number of hex digits ({len(text)})")
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        bad = next((c for c in text if c not in "0123456789abcdefABCDEF"), "?")
+        raise FormatError(f"not a hex digit: {bad!r}") from None
+
+
+class KeyFileError(ValueError):
+    """A keys file or key argument that cannot be used; the message names where."""
+
+
+def parse_key(meter_id: str, hex_key: str, where: str) -> tuple[str, bytes]:
+    """One key: the 8-digit meter id and its 16-byte AES key."""
+    meter_id = meter_id.strip()
+    if len(meter_id) != 8 or not all(c in "0123456789ABCDEFabcdef" for c in meter_id):
+        raise KeyFileError(f"{where}: meter id must be 8 digits, not {meter_id!r}")
+    try:
+        key = bytes.fromhex(hex_key.strip())
+    except ValueError:
+        raise KeyFileError(f"{where}: key of meter {meter_id} is not hex") from None
+    if len(key) != KEY_BYTES:
+        raise KeyFileError(
+            f"{where}: key of meter {meter_id} has {len(key)} bytes, AES-128 needs {KEY_BYTES}"
+        )
+    return meter_id.upper(), key
+
+
+def parse_keys(text: str, source: str) -> dict[str, bytes]:
+    """The keys of a keys file: ``ID HEX`` or ``ID,HEX`` per line, ``#`` starts a comment."""
+    keys: dict[str, bytes] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        content = line.split("#", 1)[0].strip()
+        if not content:
+            continue
+        parts = [p for p in re.split(r"[\s,]+", content) if p]
+        where = f"{source}:{number}"
+        if len(parts) != 2:
+            raise KeyFileError(f"{where}: expected 'ID HEX' or 'ID,HEX'")
+        meter_id, key = parse_key(parts[0], parts[1], where)
+        if meter_id in keys and keys[meter_id] != key:
+            raise KeyFileError(f"{where}: meter {meter_id} has two different keys")
+        keys[meter_id] = key
+    return keys

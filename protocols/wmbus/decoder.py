@@ -1,0 +1,418 @@
+"""From one radio frame to a :class:`~protocols.telegram.Telegram`: the layers in order.
+
+Link layer (CRCs, L C M A) -> optional ELL (CI 0x8C-0x8F, AES-CTR) -> optional AFL (CI 0x90,
+mode 7 MAC and counter) -> TPL (CI 0x72 long, 0x7A short, 0x78 none, 0x79 compact) with its
+security mode (0, 5, 7) -> EN 13757-3 records. Wired long frames (EN 13757-2, ``68 L L 68``)
+enter at the TPL.
+
+The decoder keeps state that outlives one telegram: the keys it was given, the compact
+layouts it has learnt, and (when asked to) the last accepted mode 7 counter per meter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+
+from construct import ConstructError
+
+from protocols.crc import crc16_en13757
+from protocols.errors import (
+    CrcError,
+    DecodeError,
+    FormatError,
+    NoKeyError,
+    NotEncryptedError,
+    ReplayError,
+    TruncatedError,
+    UnknownCompactFormatError,
+    UnsupportedError,
+    WrongKeyError,
+)
+from protocols.records import parse_compact, parse_records, split_headers
+from protocols.telegram import MeterAddress, Telegram
+from protocols.wmbus import layers, security
+from protocols.wmbus.address import id_from_bytes, manufacturer_code
+from protocols.wmbus.compact import CompactLayouts
+from protocols.wmbus.link import strip_crcs
+
+CI_ELL = frozenset({0x8C, 0x8D, 0x8E, 0x8F})
+CI_AFL = 0x90
+CI_TPL_LONG = 0x72
+CI_TPL_SHORT = 0x7A
+CI_TPL_NONE = 0x78
+CI_COMPACT = 0x79
+CI_MANUFACTURER = range(0xA0, 0xB8)
+VERIFY = b"\x2f\x2f"
+
+
+@dataclass(slots=True)
+class _Afl:
+    mcl: int | None
+    counter: int | None
+    mac: bytes | None
+    ml: int | None
+    tpl_start: int  # where the TPL's CI field is: the MAC covers from there
+
+
+@dataclass(slots=True)
+class _State:
+    """What the layers learnt on the way down, for the layers below them."""
+
+    frame: bytes
+    link: MeterAddress
+    m_field: bytes
+    a_field: bytes
+    access_number: int | None = None
+    encrypted: bool = False
+    afl: _Afl | None = None
+
+
+class TelegramDecoder:
+    """Decodes frames into telegrams, with keys and learnt compact layouts.
+
+    ``keys`` maps the printed meter id to its 16-byte AES key and is read at each telegram,
+    so a caller may add keys later. With ``reject_replays`` the mode 7 message counter of
+    each meter must grow (a daemon wants this; an offline decoder of logs does not).
+    """
+
+    def __init__(
+        self,
+        keys: Mapping[str, bytes] | None = None,
+        *,
+        layouts: CompactLayouts | None = None,
+        reject_replays: bool = False,
+    ) -> None:
+        if layouts is None:
+            from protocols.meters.registry import compact_layouts
+
+            layouts = CompactLayouts(compact_layouts())
+        self.keys: Mapping[str, bytes] = keys if keys is not None else {}
+        self.layouts = layouts
+        self._counters: MutableMapping[str, int] | None = {} if reject_replays else None
+
+    def decode(self, raw: bytes) -> Telegram:
+        """Decode one frame (with or without link-layer CRCs, or a wired long frame)."""
+        if raw[:1] == b"\x68" and len(raw) >= 9 and raw[3:4] == b"\x68":
+            return self._decode_wired(raw)
+        frame, _ = strip_crcs(raw)
+        if len(frame) < 11:
+            raise TruncatedError("frame ends before its CI field", offset=len(frame))
+        hdr = layers.LinkHeaderC.parse(frame)
+        link = MeterAddress(
+            manufacturer_code(hdr.M),
+            id_from_bytes(hdr.A.id),
+            hdr.A.version,
+            hdr.A.device_type,
+        )
+        state = _State(frame=frame, link=link, m_field=frame[2:4], a_field=frame[4:10])
+        try:
+            return self._decode_from(state, hdr.C, hdr.CI, 11)
+        except DecodeError as err:
+            raise err.with_sender(link.id, link.manufacturer) from None
+        except (ConstructError, IndexError, ValueError) as err:
+            raise FormatError(f"malformed frame: {err}").with_sender(
+                link.id, link.manufacturer
+            ) from None
+
+    # -- the layers ---------------------------------------------------------------------
+
+    def _decode_from(self, st: _State, c_field: int, ci: int, pos: int) -> Telegram:
+        frame = st.frame
+        if ci in CI_ELL:
+            frame, pos = self._ell(st, ci, pos)
+            ci, pos = _next_ci(frame, pos)
+        if ci == CI_AFL:
+            pos = self._afl(st, pos)
+            ci, pos = _next_ci(st.frame, pos)
+        if ci == CI_TPL_LONG:
+            return self._tpl(st, c_field, ci, pos, long_header=True)
+        if ci == CI_TPL_SHORT:
+            return self._tpl(st, c_field, ci, pos, long_header=False)
+        if ci == CI_TPL_NONE:
+            return self._telegram(st, c_field, ci, st.link, None, None, 0, st.frame[pos:])
+        if ci == CI_COMPACT:
+            return self._compact(st, c_field, pos)
+        if ci in CI_MANUFACTURER:
+            return Telegram(
+                link=st.link,
+                meter=st.link,
+                c_field=c_field,
+                ci=ci,
+                access_number=st.access_number,
+                status=None,
+                configuration=None,
+                security_mode=0,
+                encrypted=st.encrypted,
+                payload=b"",
+                manufacturer_data=st.frame[pos:],
+            )
+        raise UnsupportedError(f"CI 0x{ci:02X} is not supported", offset=pos - 1)
+
+    def _ell(self, st: _State, ci: int, pos: int) -> tuple[bytes, int]:
+        frame = st.frame
+        struct = {
+            0x8C: layers.EllShortC,
+            0x8D: layers.EllSessionC,
+            0x8E: layers.EllDestinationC,
+            0x8F: layers.EllDestinationSessionC,
+        }[ci]
+        ell = struct.parse(frame[pos:])
+        st.access_number = ell.ACC
+        if ci in (0x8C, 0x8E):
+            return frame, pos + (2 if ci == 0x8C else 10)
+        sn_at = pos + (2 if ci == 0x8D else 10)
+        crc_at = sn_at + 4
+        if len(frame) < crc_at + 2:
+            raise TruncatedError("ELL ends before its payload CRC", offset=len(frame))
+        encryption = ell.SN >> 29
+        if encryption == 0:
+            if crc16_en13757(frame[crc_at + 2 :]) != ell.PayloadCRC:
+                raise CrcError("ELL payload CRC mismatch", offset=crc_at)
+            return frame, crc_at + 2
+        if encryption != 1:
+            raise UnsupportedError(f"ELL encryption {encryption} is not supported", offset=sn_at)
+        key = self.keys.get(st.link.id)
+        plaintext_ok = crc16_en13757(frame[crc_at + 2 :]) == ell.PayloadCRC
+        if key is None:
+            if plaintext_ok:  # logged after decryption: demonstrably plaintext
+                return frame, crc_at + 2
+            raise NoKeyError(f"no key for meter {st.link.id} (ELL AES-CTR)", offset=crc_at)
+        iv = security.ell_iv(st.m_field, st.a_field, ell.CC, frame[sn_at:crc_at])
+        clear = security.ell_crypt(key, iv, frame[crc_at:])
+        if crc16_en13757(clear[2:]) != int.from_bytes(clear[:2], "little"):
+            if plaintext_ok:
+                raise NotEncryptedError(
+                    "payload should have been encrypted (ELL) but arrived in clear", offset=crc_at
+                )
+            raise WrongKeyError(f"wrong key for meter {st.link.id} (ELL CRC)", offset=crc_at)
+        st.encrypted = True
+        st.frame = frame[:crc_at] + clear
+        return st.frame, crc_at + 2
+
+    def _afl(self, st: _State, pos: int) -> int:
+        afl = layers.AflHeader.parse(st.frame[pos:])
+        if afl.FCL.MF or afl.FCL.FID:
+            raise UnsupportedError("fragmented AFL messages are not supported", offset=pos)
+        end = pos + 1 + afl.AFLL
+        st.afl = _Afl(afl.MCL, afl.MCR, afl.MAC, afl.ML, end)
+        if end > len(st.frame):
+            raise TruncatedError("AFL longer than the frame", offset=len(st.frame))
+        return end
+
+    def _tpl(self, st: _State, c_field: int, ci: int, pos: int, *, long_header: bool) -> Telegram:
+        frame = st.frame
+        if long_header:
+            tpl = layers.TplLongC.parse(frame[pos:])
+            meter = MeterAddress(manufacturer_code(tpl.M), id_from_bytes(tpl.ID), tpl.VER, tpl.DEV)
+            m_field, a_field = (
+                frame[pos + 4 : pos + 6],
+                frame[pos : pos + 4] + frame[pos + 6 : pos + 8],
+            )
+            pos += 12
+        else:
+            tpl = layers.TplShortC.parse(frame[pos:])
+            meter, m_field, a_field = st.link, st.m_field, st.a_field
+            pos += 4
+        mode = (tpl.CF >> 8) & 0x1F
+        st.access_number = tpl.ACC
+        payload = frame[pos:]
+        if mode == 5:
+            payload = self._mode5(st, meter, m_field, a_field, tpl.ACC, tpl.CF, payload, pos)
+        elif mode == 7:
+            payload = self._mode7(st, meter, a_field, tpl.CF, frame, pos)
+        elif mode != 0:
+            raise UnsupportedError(f"TPL security mode {mode} is not supported", offset=pos - 2)
+        return self._telegram(st, c_field, ci, meter, tpl.ST, tpl.CF, mode, payload)
+
+    def _mode5(
+        self,
+        st: _State,
+        meter: MeterAddress,
+        m_field: bytes,
+        a_field: bytes,
+        acc: int,
+        cf: int,
+        payload: bytes,
+        pos: int,
+    ) -> bytes:
+        blocks = (cf >> 4) & 0x0F
+        size = 16 * blocks
+        if len(payload) < size:
+            raise TruncatedError(f"mode 5 announces {blocks} blocks", offset=pos + len(payload))
+        key = self._key(st, meter)
+        if key is None:
+            if payload[:2] == VERIFY or size == 0:
+                return payload
+            raise NoKeyError(f"no key for meter {meter.id} (mode 5)", offset=pos)
+        clear = security.cbc_decrypt(key, security.mode5_iv(m_field, a_field, acc), payload[:size])
+        if clear[:2] != VERIFY:
+            if payload[:2] == VERIFY:
+                raise NotEncryptedError(
+                    "payload should have been encrypted (mode 5) but arrived in clear", offset=pos
+                )
+            raise WrongKeyError(f"wrong key for meter {meter.id} (mode 5)", offset=pos)
+        st.encrypted = True
+        return clear + payload[size:]
+
+    def _mode7(
+        self, st: _State, meter: MeterAddress, a_field: bytes, cf: int, frame: bytes, pos: int
+    ) -> bytes:
+        if pos >= len(frame):
+            raise TruncatedError("mode 7 header ends before its CF extension", offset=pos)
+        cfe = frame[pos]
+        kdf = (cfe >> 4) & 0x03
+        pos += 1
+        payload = frame[pos:]
+        blocks = (cf >> 4) & 0x0F
+        size = 16 * blocks
+        if len(payload) < size:
+            raise TruncatedError(f"mode 7 announces {blocks} blocks", offset=pos + len(payload))
+        key = self._key(st, meter)
+        if key is None:
+            if payload[:2] == VERIFY or size == 0:
+                return payload
+            raise NoKeyError(f"no key for meter {meter.id} (mode 7)", offset=pos)
+        afl = st.afl
+        if afl is None or afl.counter is None or afl.mac is None or afl.mcl is None:
+            raise FormatError("mode 7 needs an AFL with message counter and MAC", offset=pos)
+        if kdf != 1:
+            raise UnsupportedError(f"mode 7 key derivation {kdf} is not supported", offset=pos - 1)
+        id_bytes = a_field[:4]
+        k_mac = security.mode7_key(key, security.KDF_MAC_FROM_METER, afl.counter, id_bytes)
+        tpl_start = afl.tpl_start
+        message = bytes([afl.mcl]) + afl.counter.to_bytes(4, "little")
+        if afl.ml is not None:
+            message += afl.ml.to_bytes(2, "little")
+        mac = security.cmac(k_mac, message + frame[tpl_start:])[: len(afl.mac)]
+        if mac != afl.mac:
+            raise WrongKeyError(f"MAC mismatch for meter {meter.id} (mode 7)", offset=tpl_start)
+        if self._counters is not None:
+            last = self._counters.get(meter.id)
+            if last is not None and afl.counter <= last:
+                raise ReplayError(
+                    f"message counter {afl.counter} of meter {meter.id} does not exceed {last}"
+                )
+            self._counters[meter.id] = afl.counter
+        k_enc = security.mode7_key(key, security.KDF_ENC_FROM_METER, afl.counter, id_bytes)
+        clear = security.cbc_decrypt(k_enc, bytes(16), payload[:size])
+        if clear[:2] != VERIFY:
+            raise WrongKeyError(f"wrong key for meter {meter.id} (mode 7)", offset=pos)
+        st.encrypted = True
+        return clear + payload[size:]
+
+    def _compact(self, st: _State, c_field: int, pos: int) -> Telegram:
+        frame = st.frame
+        if len(frame) < pos + 4:
+            raise TruncatedError("compact frame ends before its data CRC", offset=len(frame))
+        hdr = layers.CompactHeaderC.parse(frame[pos:])
+        data = frame[pos + 4 :]
+        link = st.link
+        key = (link.manufacturer, link.version, link.device_type, hdr.FormatSignature)
+        layout = self.layouts.find(key)
+        if layout is None:
+            raise UnknownCompactFormatError(
+                f"unknown compact format {hdr.FormatSignature:04X}", offset=pos
+            )
+        if crc16_en13757(data) != hdr.DataCRC:
+            raise CrcError("compact frame data CRC mismatch", offset=pos + 2)
+        records = tuple(parse_compact(layout, data))
+        return Telegram(
+            link=link,
+            meter=link,
+            c_field=c_field,
+            ci=CI_COMPACT,
+            access_number=st.access_number,
+            status=None,
+            configuration=None,
+            security_mode=0,
+            encrypted=st.encrypted,
+            payload=data,
+            records=records,
+            compact_signature=hdr.FormatSignature,
+        )
+
+    def _telegram(
+        self,
+        st: _State,
+        c_field: int,
+        ci: int,
+        meter: MeterAddress,
+        status: int | None,
+        cf: int | None,
+        mode: int,
+        payload: bytes,
+    ) -> Telegram:
+        records = parse_records(payload)
+        if records:
+            headers, _ = split_headers(payload)
+            signature = crc16_en13757(headers)
+            self.layouts.learn(
+                (meter.manufacturer, meter.version, meter.device_type, signature), headers
+            )
+        return Telegram(
+            link=st.link,
+            meter=meter,
+            c_field=c_field,
+            ci=ci,
+            access_number=st.access_number,
+            status=status,
+            configuration=cf,
+            security_mode=mode,
+            encrypted=st.encrypted,
+            payload=payload,
+            records=tuple(records),
+        )
+
+    def _key(self, st: _State, meter: MeterAddress) -> bytes | None:
+        key = self.keys.get(meter.id)
+        if key is None and meter.id != st.link.id:
+            key = self.keys.get(st.link.id)
+        return key
+
+    # -- wired M-Bus --------------------------------------------------------------------
+
+    def _decode_wired(self, raw: bytes) -> Telegram:
+        try:
+            hdr = layers.WiredLongFrameHeader.parse(raw)
+        except ConstructError as err:
+            raise FormatError(f"malformed wired long frame: {err}", offset=0) from None
+        if hdr.L != hdr.L2:
+            raise FormatError("wired frame length fields differ", offset=2)
+        if len(raw) < hdr.L + 6:
+            raise TruncatedError("wired frame shorter than its L field", offset=len(raw))
+        if len(raw) > hdr.L + 6 or raw[hdr.L + 5] != 0x16:
+            raise FormatError("wired frame lacks its stop byte 0x16", offset=hdr.L + 5)
+        if sum(raw[4 : 4 + hdr.L]) & 0xFF != raw[4 + hdr.L]:
+            raise CrcError("wired frame checksum mismatch", offset=4 + hdr.L)
+        if hdr.CI != CI_TPL_LONG:
+            raise UnsupportedError(f"wired CI 0x{hdr.CI:02X} is not supported", offset=6)
+        body = raw[7 : 4 + hdr.L]
+        if len(body) < 12:
+            raise TruncatedError("wired variable-data header is incomplete", offset=7)
+        tpl = layers.TplLongC.parse(body)
+        meter = MeterAddress(manufacturer_code(tpl.M), id_from_bytes(tpl.ID), tpl.VER, tpl.DEV)
+        try:
+            records = parse_records(body[12:])
+        except DecodeError as err:
+            raise err.with_sender(meter.id, meter.manufacturer) from None
+        return Telegram(
+            link=meter,
+            meter=meter,
+            c_field=hdr.C,
+            ci=hdr.CI,
+            access_number=tpl.ACC,
+            status=tpl.ST,
+            configuration=None,
+            security_mode=0,
+            encrypted=False,
+            payload=body[12:],
+            records=tuple(records),
+            wired=True,
+        )
+
+
+def _next_ci(frame: bytes, pos: int) -> tuple[int, int]:
+    if pos >= len(frame):
+        raise TruncatedError("frame ends where the next CI field should be", offset=pos)
+    return frame[pos], pos + 1
