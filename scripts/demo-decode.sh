@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The main job for `make run`: decode the project's sample telegrams end to end.
+#
+#   concentratord demo    prints sample wireless M-Bus telegrams built by the project's own
+#                         builders, one hex line each (the lead provides this subcommand)
+#   concentratord decode  reads hex telegrams on stdin, prints one JSON object per line
+#
+# So the output is one JSON object per sample telegram: its decoded fields, or {"error": ...}.
+# Extra arguments are passed to `decode`, e.g.  scripts/demo-decode.sh --records
+# Run `make setup` first (make run does): it uses the console scripts in .venv/bin/.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+BIN="${CONCENTRATORD_VENV:-.venv}/bin"
+
+if [[ ! -x "$BIN/concentratord" ]]; then
+    echo "demo-decode: $BIN/concentratord not found: run 'make setup' first" >&2
+    exit 1
+fi
+
+"$BIN/concentratord" demo | "$BIN/concentratord" decode "$@"
