@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from protocols.crc import crc16_en13757
 from protocols.errors import FormatError
-from protocols.records import split_headers
+from protocols.records import parse_records, split_headers
 from protocols.telegram import MeterAddress
 from protocols.wmbus import layers, security
 from protocols.wmbus.address import id_to_bytes, manufacturer_field
@@ -94,7 +94,7 @@ def _transport(spec: TelegramSpec, key: bytes | None, m_field: bytes, a_field: b
     if spec.tpl is Tpl.COMPACT:
         headers, data = split_headers(spec.records)
         hdr = layers.CompactHeader.build(
-            {"FormatSignature": crc16_en13757(headers), "DataCRC": crc16_en13757(data)}
+            {"FormatSignature": crc16_en13757(headers), "DataCRC": _full_records_crc(spec.records)}
         )
         return bytes([CI_COMPACT]) + hdr + data
     mode = spec.security_mode
@@ -136,6 +136,11 @@ def _transport(spec: TelegramSpec, key: bytes | None, m_field: bytes, a_field: b
     if mode == 7 and key is not None:
         return _mode7(spec, key, iv_a[:4], header, payload)
     return header + payload
+
+
+def _full_records_crc(records: bytes) -> int:
+    """The compact data CRC: over the full frame's records, headers included, no fillers."""
+    return crc16_en13757(b"".join(r.header + r.data for r in parse_records(records)))
 
 
 def _mode7(spec: TelegramSpec, key: bytes, id_bytes: bytes, header: bytes, payload: bytes) -> bytes:

@@ -314,9 +314,11 @@ class TelegramDecoder:
             raise UnknownCompactFormatError(
                 f"unknown compact format {hdr.FormatSignature:04X}", offset=pos
             )
-        if crc16_en13757(data) != hdr.DataCRC:
-            raise CrcError("compact frame data CRC mismatch", offset=pos + 2)
         records = tuple(parse_compact(layout, data))
+        # The data CRC is that of the full frame the compact one stands for: the records
+        # with their headers put back (checked on real Kamstrup telegrams).
+        if crc16_en13757(b"".join(r.header + r.data for r in records)) != hdr.DataCRC:
+            raise CrcError("compact frame data CRC mismatch", offset=pos + 2)
         return Telegram(
             link=link,
             meter=link,
