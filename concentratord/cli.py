@@ -34,11 +34,12 @@ def _parser() -> argparse.ArgumentParser:
         "--records", action="store_true", help="add every raw data record to the output"
     )
 
-    sub.add_parser(
+    demo = sub.add_parser(
         "demo",
         help="print sample telegrams built by concentratord (hex, one per line)",
-        description="Print demo telegrams (and their keys as comments on stderr).",
+        description="Print demo telegrams built by concentratord's own builder.",
     )
+    demo.add_argument("--keys-out", metavar="FILE", help="write the demo meters' keys file")
     return parser
 
 
@@ -52,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         from concentratord.demo import run_demo
 
-        return run_demo()
+        return run_demo(args.keys_out)
     return 2  # pragma: no cover - argparse enforces the choices
 
 

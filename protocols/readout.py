@@ -13,6 +13,8 @@ from protocols.telegram import Telegram
 def telegram_fields(telegram: Telegram, *, with_records: bool = False) -> dict[str, Any]:
     """The decoded fields of a telegram; ``records`` lists every raw record when asked."""
     fields: dict[str, Any] = decode_fields(telegram)
+    if telegram.warnings:
+        fields["warnings"] = list(telegram.warnings)
     if with_records:
         fields["records"] = [record_fields(r) for r in telegram.records]
     return fields

@@ -316,9 +316,12 @@ class TelegramDecoder:
             )
         records = tuple(parse_compact(layout, data))
         # The data CRC is that of the full frame the compact one stands for: the records
-        # with their headers put back (checked on real Kamstrup telegrams).
+        # with their headers put back (checked on real Kamstrup telegrams). Some meters'
+        # telegrams in the field do not match it while the ELL CRC (which protects the
+        # bytes) and the layout's lengths do: keep the values and say so.
+        warnings: tuple[str, ...] = ()
         if crc16_en13757(b"".join(r.header + r.data for r in records)) != hdr.DataCRC:
-            raise CrcError("compact frame data CRC mismatch", offset=pos + 2)
+            warnings = ("compact frame data CRC mismatch",)
         return Telegram(
             link=link,
             meter=link,
@@ -332,6 +335,7 @@ class TelegramDecoder:
             payload=data,
             records=records,
             compact_signature=hdr.FormatSignature,
+            warnings=warnings,
         )
 
     def _telegram(
