@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass
 
 from protocols.records import encode_records
+from protocols.records.build import RawValue
 from protocols.telegram import MeterAddress
 from protocols.wmbus.build import EllSpec, TelegramSpec, Tpl, build_telegram
 from protocols.wmbus.link import FrameFormat
@@ -22,7 +23,7 @@ class DemoMeter:
 
     address: MeterAddress
     key: bytes
-    records: list[tuple[bytes, int | str]]
+    records: list[tuple[bytes, RawValue]]
     ell: bool = True
     mode: int = 0
 
@@ -97,7 +98,7 @@ def demo_lines() -> tuple[list[str], dict[str, bytes]]:
     lines: list[str] = []
     keys: dict[str, bytes] = {}
     for number, meter in enumerate(demo_meters()):
-        records = encode_records(meter.records)  # type: ignore[arg-type]
+        records = encode_records(meter.records)
         keys[meter.address.id] = meter.key
         if meter.ell:
             for n, tpl in enumerate((Tpl.NONE, Tpl.COMPACT)):

@@ -11,6 +11,7 @@ layouts it has learnt, and (when asked to) the last accepted mode 7 counter per 
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 
@@ -93,7 +94,7 @@ class TelegramDecoder:
 
     def decode(self, raw: bytes) -> Telegram:
         """Decode one frame (with or without link-layer CRCs, or a wired long frame)."""
-        if raw[:1] == b"\x68" and len(raw) >= 9 and raw[3:4] == b"\x68":
+        if _looks_wired(raw):
             return self._decode_wired(raw)
         frame, _ = strip_crcs(raw)
         if len(frame) < 11:
@@ -110,7 +111,8 @@ class TelegramDecoder:
             return self._decode_from(state, hdr.C, hdr.CI, 11)
         except DecodeError as err:
             raise err.with_sender(link.id, link.manufacturer) from None
-        except (ConstructError, IndexError, ValueError) as err:
+        except (ConstructError, struct.error, IndexError, ValueError) as err:
+            # Compiled Construct reports short input as struct.error: the same fault.
             raise FormatError(f"malformed frame: {err}").with_sender(
                 link.id, link.manufacturer
             ) from None
@@ -194,7 +196,7 @@ class TelegramDecoder:
         afl = layers.AflHeader.parse(st.frame[pos:])
         if afl.FCL.MF or afl.FCL.FID:
             raise UnsupportedError("fragmented AFL messages are not supported", offset=pos)
-        end = pos + 1 + afl.AFLL
+        end: int = pos + 1 + afl.AFLL
         st.afl = _Afl(afl.MCL, afl.MCR, afl.MAC, afl.ML, end)
         if end > len(st.frame):
             raise TruncatedError("AFL longer than the frame", offset=len(st.frame))
@@ -381,7 +383,7 @@ class TelegramDecoder:
     def _decode_wired(self, raw: bytes) -> Telegram:
         try:
             hdr = layers.WiredLongFrameHeader.parse(raw)
-        except ConstructError as err:
+        except (ConstructError, struct.error) as err:
             raise FormatError(f"malformed wired long frame: {err}", offset=0) from None
         if hdr.L != hdr.L2:
             raise FormatError("wired frame length fields differ", offset=2)
@@ -416,6 +418,19 @@ class TelegramDecoder:
             records=tuple(records),
             wired=True,
         )
+
+
+def _looks_wired(raw: bytes) -> bool:
+    # 68 L L 68 ... 16 with the right length: a wireless frame with L = 0x68 would also
+    # need equal bytes 1 and 2, 0x68 at 3 and a 0x16 at the end to be mistaken for it.
+    return (
+        len(raw) >= 9
+        and raw[0] == 0x68
+        and raw[3] == 0x68
+        and raw[1] == raw[2]
+        and len(raw) == raw[1] + 6
+        and raw[-1] == 0x16
+    )
 
 
 def _next_ci(frame: bytes, pos: int) -> tuple[int, int]:
