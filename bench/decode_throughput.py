@@ -1,0 +1,112 @@
+"""Decode throughput of ``concentratord decode`` on ELL-encrypted Kamstrup water telegrams.
+
+30,000 telegrams from N distinct meters (each with its own key; a full frame every 8th
+telegram, compact frames in between, as Multical 21 meters send them) are piped through
+the console script; the figure is telegrams per CPU-second of the whole process, start-up
+included (user + system time from wait4).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from protocols.records import encode_records
+from protocols.telegram import MeterAddress
+from protocols.wmbus.build import EllSpec, TelegramSpec, Tpl, build_telegram
+
+TELEGRAMS = 30_000
+METER_COUNTS = (5, 1_000, 30_000)
+GOAL = 7_600
+
+
+def telegrams(meters: int, count: int = TELEGRAMS) -> tuple[list[str], dict[str, bytes]]:
+    """``count`` hex telegrams from ``meters`` water meters, round robin, and their keys."""
+    keys = {f"{70000000 + m:08d}": os.urandom(16) for m in range(meters)}
+    ids = list(keys)
+    lines: list[str] = []
+    for n in range(count):
+        meter_id = ids[n % meters]
+        sequence = n // meters
+        volume = 10_000 + 7 * n
+        records = encode_records(
+            [
+                (bytes.fromhex("02FF20"), 0),
+                (bytes.fromhex("0413"), volume),
+                (bytes.fromhex("4413"), volume - 500),
+                (bytes.fromhex("615B"), 12),
+                (bytes.fromhex("6167"), 9),
+            ]
+        )
+        tpl = Tpl.NONE if sequence % 8 == 0 else Tpl.COMPACT
+        spec = TelegramSpec(
+            MeterAddress("KAM", meter_id, 0x1B, 0x16),
+            records,
+            tpl=tpl,
+            ell=EllSpec(access_number=sequence & 0xFF, time=sequence),
+        )
+        lines.append(build_telegram(spec, keys[meter_id]).hex().upper())
+    return lines, keys
+
+
+def run_decode(lines: list[str], keys: dict[str, bytes]) -> dict[str, Any]:
+    """Pipe ``lines`` through ``concentratord decode``; CPU time of that process."""
+    exe = Path(sys.executable).parent / "concentratord"
+    with tempfile.TemporaryDirectory() as tmp:
+        keys_file = Path(tmp) / "keys.txt"
+        keys_file.write_text("".join(f"{k} {v.hex()}\n" for k, v in keys.items()))
+        telegram_file = Path(tmp) / "telegrams.txt"
+        telegram_file.write_text("\n".join(lines) + "\n")
+        with telegram_file.open("rb") as stdin, open(os.devnull, "wb") as devnull:
+            wall = time.perf_counter()
+            proc = subprocess.Popen(
+                [str(exe), "decode", "--keys", str(keys_file)], stdin=stdin, stdout=devnull
+            )
+            _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - wall
+    if status != 0:
+        raise RuntimeError(f"concentratord decode exited with status {status}")
+    cpu = usage.ru_utime + usage.ru_stime
+    return {"cpu_s": round(cpu, 3), "wall_s": round(wall, 3), "per_cpu_s": round(len(lines) / cpu)}
+
+
+def check_output(lines: list[str], keys: dict[str, bytes]) -> int:
+    """How many of a sample of lines decode without error (a guard against timing errors)."""
+    exe = Path(sys.executable).parent / "concentratord"
+    with tempfile.TemporaryDirectory() as tmp:
+        keys_file = Path(tmp) / "keys.txt"
+        keys_file.write_text("".join(f"{k} {v.hex()}\n" for k, v in keys.items()))
+        out = subprocess.run(
+            [str(exe), "decode", "--keys", str(keys_file)],
+            input="\n".join(lines) + "\n",
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    return sum("error" not in json.loads(line) for line in out.splitlines())
+
+
+def main() -> dict[str, Any]:
+    """Run the scenario for each meter count; print and return the figures."""
+    results: dict[str, Any] = {"telegrams": TELEGRAMS, "goal_per_cpu_s": GOAL, "runs": {}}
+    for meters in METER_COUNTS:
+        lines, keys = telegrams(meters)
+        sample = lines[: min(2000, len(lines))]
+        ok = check_output(sample, keys)
+        if ok != len(sample):
+            raise RuntimeError(f"{len(sample) - ok} of {len(sample)} sample telegrams failed")
+        figure = run_decode(lines, keys)
+        results["runs"][str(meters)] = figure
+        print(
+            f"decode: {meters:>6} meters, {TELEGRAMS} telegrams: "
+            f"{figure['per_cpu_s']:>6} telegrams/CPU-s ({figure['cpu_s']} CPU-s, "
+            f"goal {GOAL})",
+            flush=True,
+        )
+    return results
