@@ -19,7 +19,28 @@ from protocols.wmbus.link import FrameFormat, add_crcs
 from tests.vectors import KAMSTRUP_DRIVERS, load_json, load_jsonl, vectors_available
 
 NOT_COMPARED = frozenset({"timestamp", "meter", "name", "_"})
-UNIT_SUFFIXES = ["_m3", "_kwh", "_mwh", "_gj", "_mj", "_c", "_k", "_bar", "_kw", "_w", "_m3h", "_lh", "_v", "_a", "_hca", "_kvarh", "_kvah", "_hz", "_rh", "_l"]
+UNIT_SUFFIXES = [
+    "_m3",
+    "_kwh",
+    "_mwh",
+    "_gj",
+    "_mj",
+    "_c",
+    "_k",
+    "_bar",
+    "_kw",
+    "_w",
+    "_m3h",
+    "_lh",
+    "_v",
+    "_a",
+    "_hca",
+    "_kvarh",
+    "_kvah",
+    "_hz",
+    "_rh",
+    "_l",
+]
 GENERIC_GOAL = 0.80
 
 
@@ -32,6 +53,21 @@ def _kamstrup_wireless() -> list[Any]:
         pytest.param(v, id=v["source"].split("/")[-1])
         for v in _all_vectors()
         if v["driver"] in KAMSTRUP_DRIVERS and v["link"] == "wireless"
+    ]
+    return found or [pytest.param(None, id="vectors-missing")]
+
+
+# Wired vectors whose expectation is an artefact of the reference reader, not a fact of the
+# telegram: an all-zero type G date (day 0, month 0) printed as 1999-11-30 by C's mktime
+# normalisation. We print null for a date that is not one.
+KNOWN_DIFFERENCES = {"wmbusmeters drivers/src/kamheat.xmq test 17": {"target_date"}}
+
+
+def _kamstrup_wired() -> list[Any]:
+    found = [
+        pytest.param(v, id=v["source"].split("/")[-1])
+        for v in _all_vectors()
+        if v["driver"] in KAMSTRUP_DRIVERS and v["link"] == "wired"
     ]
     return found or [pytest.param(None, id="vectors-missing")]
 
@@ -84,6 +120,18 @@ def test_kamstrup_vector_decodes_every_expected_field(vector: dict[str, Any] | N
         load_jsonl("wmbus.jsonl")  # fails in CI, skips elsewhere, with the reason
         return
     assert mismatches(vector["expected"], decode_vector(vector)) == {}
+
+
+@pytest.mark.parametrize("vector", _kamstrup_wired())
+def test_wired_kamstrup_vector_decodes_every_expected_field(
+    vector: dict[str, Any] | None,
+) -> None:
+    if vector is None:
+        load_jsonl("wmbus.jsonl")
+        return
+    differences = mismatches(vector["expected"], decode_vector(vector))
+    known = KNOWN_DIFFERENCES.get(vector["source"], set())
+    assert set(differences) == known, differences
 
 
 @pytest.mark.parametrize("fmt", [FrameFormat.A, FrameFormat.B])
