@@ -1,0 +1,1 @@
+"""Module emulators on real pseudo-terminals and a simulated meter field."""

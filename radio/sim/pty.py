@@ -1,0 +1,90 @@
+"""A pseudo-terminal that stands in for a USB serial device.
+
+The emulator holds the master side; the driver opens the slave side by path with pyserial,
+exactly as it would open /dev/ttyUSB0. A stable symlink points at the current slave, so
+"unplug" (close the pty: the driver's reads fail) and "replug" (a new pty, the symlink moved
+to it) look to the driver like a dongle pulled and put back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import tty
+from pathlib import Path
+
+
+class PtyDevice:
+    """The master end of a pty, with a stable symlink to the slave end."""
+
+    def __init__(self, link_path: str | os.PathLike[str] | None = None) -> None:
+        if link_path is None:
+            link_path = Path(tempfile.mkdtemp(prefix="concentratord-pty-")) / "ttyEMU0"
+        self.link_path = Path(link_path)
+        self.master: int | None = None
+        self._slave: int | None = None
+        self.slave_name: str | None = None
+
+    def plug(self) -> None:
+        """Open a new pty and point the symlink at it."""
+        if self.master is not None:
+            return
+        master, slave = os.openpty()
+        # Raw at once: with the default line discipline the slave would echo what the
+        # emulator writes back to it, and translate CR/LF.
+        tty.setraw(slave)
+        os.set_blocking(master, False)
+        self.master, self._slave = master, slave
+        self.slave_name = os.ttyname(slave)
+        tmp = self.link_path.with_name(self.link_path.name + ".new")
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        tmp.symlink_to(self.slave_name)
+        tmp.replace(self.link_path)  # atomic: the path never dangles half-way
+
+    def unplug(self) -> None:
+        """Close the pty: the driver's next read fails as a pulled dongle's would."""
+        master, slave = self.master, self._slave
+        self.master = self._slave = None
+        for fd in (master, slave):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            self.link_path.unlink()
+
+    @property
+    def plugged(self) -> bool:
+        """True while the pty is open."""
+        return self.master is not None
+
+    def write(self, data: bytes) -> bool:
+        """Write all of ``data`` to the driver; False when unplugged."""
+        master = self.master
+        if master is None:
+            return False
+        view = memoryview(data)
+        while view:
+            try:
+                written = os.write(master, view)
+            except BlockingIOError:
+                # The driver is slow: wait for room rather than lose bytes.
+                import select
+
+                select.select([], [master], [], 1.0)
+                continue
+            except OSError:
+                return False
+            view = view[written:]
+        return True
+
+    def read(self) -> bytes:
+        """Whatever the driver has written (b"" when nothing is waiting)."""
+        master = self.master
+        if master is None:
+            return b""
+        try:
+            return os.read(master, 65536)
+        except (BlockingIOError, OSError):
+            return b""
