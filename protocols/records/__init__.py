@@ -1,0 +1,43 @@
+"""EN 13757-3 data records: parse full and compact blocks, split headers, build records.
+
+- :func:`parse_records` — a full variable-data block -> ``list[Record]``
+- :func:`parse_compact` — a compact frame's data given its layout (the headers)
+- :func:`split_headers` — (headers, data) of a full block, for compact-frame signatures
+- :func:`more_records_follow` — whether the block ended in DIF 0x1F
+- :func:`build_header`, :func:`encode_record`, :func:`encode_scaled`,
+  :func:`encode_records`, :func:`encode_manufacturer_data` — the inverse, for tests and
+  the simulator
+"""
+
+from protocols.records.build import (
+    build_header,
+    encode_manufacturer_data,
+    encode_record,
+    encode_records,
+    encode_scaled,
+    encode_value,
+)
+from protocols.records.model import Function, Record, RecordValue, VifRange
+from protocols.records.parser import (
+    more_records_follow,
+    parse_compact,
+    parse_records,
+    split_headers,
+)
+
+__all__ = [
+    "Function",
+    "Record",
+    "RecordValue",
+    "VifRange",
+    "build_header",
+    "encode_manufacturer_data",
+    "encode_record",
+    "encode_records",
+    "encode_scaled",
+    "encode_value",
+    "more_records_follow",
+    "parse_compact",
+    "parse_records",
+    "split_headers",
+]
