@@ -34,6 +34,22 @@ def _parser() -> argparse.ArgumentParser:
         "--records", action="store_true", help="add every raw data record to the output"
     )
 
+    listen = sub.add_parser(
+        "listen",
+        help="print every telegram a radio module hears, decoded, until SIGINT/SIGTERM",
+        description="Open a radio module, print one JSON object per telegram heard.",
+    )
+    listen.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0")
+    listen.add_argument(
+        "--module",
+        required=True,
+        choices=["im871a", "amb8465", "rc1180", "cul", "rtlwmbus", "rawtty", "auto"],
+    )
+    listen.add_argument("--mode", default="c1", choices=["c1", "t1", "c1t1", "s1"])
+    listen.add_argument("--keys", metavar="FILE", help="keys file: 'ID HEX' or 'ID,HEX' lines")
+    listen.add_argument("--key", action="append", default=[], metavar="ID=HEX")
+    listen.add_argument("--table", action="store_true", help="a human table instead of JSON")
+
     demo = sub.add_parser(
         "demo",
         help="print sample telegrams built by concentratord (hex, one per line)",
@@ -50,6 +66,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         from concentratord.decode_cmd import run_decode
 
         return run_decode(args.key, args.keys, args.records)
+    if args.command == "listen":
+        from concentratord.decode_cmd import load_keys
+        from concentratord.listen_cmd import run_listen
+        from protocols.textformats import KeyFileError
+
+        try:
+            keys = load_keys(args.key, args.keys)
+        except KeyFileError as err:
+            print(f"concentratord listen: {err}", file=sys.stderr)
+            return 2
+        return run_listen(args.port, args.module, args.mode, keys, args.table)
     if args.command == "demo":
         from concentratord.demo import run_demo
 
