@@ -48,11 +48,10 @@ def _bin_dir() -> Path:
 
 
 def _require_venv() -> None:
-    if sys.prefix == sys.base_prefix:
-        pytest.skip(
-            f"not running in a virtual environment ({sys.executable}); "
-            "run the tests with .venv/bin/python -m pytest (make test)"
-        )
+    assert sys.prefix != sys.base_prefix, (
+        f"not running in a virtual environment ({sys.executable}); "
+        "run the tests with .venv/bin/python -m pytest (make test)"
+    )
 
 
 @pytest.mark.parametrize("script", sorted(CONSOLE_SCRIPTS))

@@ -82,7 +82,7 @@ def test_old_firmware_refuses_c1_plus_t1() -> None:
 
         async def main() -> None:
             driver = Im871aDriver(emu.path, LinkMode.C1T1, backoff=Backoff(0.05, 0.2))
-            with pytest.raises(Exception, match="C1 and T1|answered"):
+            with pytest.raises(Exception, match=r"C1 and T1|answered"):
                 await driver.start(start_timeout=1.5)
 
         asyncio.run(main())

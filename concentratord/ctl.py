@@ -1,0 +1,115 @@
+"""``concentratorctl``: talk to the running daemon over its local Unix socket.
+
+The control protocol is one JSON object per line each way: ``{"command": NAME, "args":
+{...}}`` in, ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": REASON}`` out. The
+daemon checks the caller's role for each command (DESIGN.md section 5). Output is a human
+table by default and the result as JSON with ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+DEFAULT_SOCKET = "/run/concentratord/control.sock"
+TIMEOUT_S = 10.0
+
+
+class ControlError(Exception):
+    """The daemon could not be reached or refused the command."""
+
+
+def request(path: str, command: str, args: dict[str, Any]) -> Any:
+    """Send one command to the daemon at ``path`` and return its result."""
+    message = json.dumps({"command": command, "args": args}).encode() + b"\n"
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(TIMEOUT_S)
+            sock.connect(path)
+            sock.sendall(message)
+            reply = b""
+            while not reply.endswith(b"\n"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+    except FileNotFoundError:
+        raise ControlError(f"cannot reach concentratord at {path}: is it running?") from None
+    except OSError as err:
+        raise ControlError(f"cannot reach concentratord at {path}: {err.strerror or err}") from None
+    try:
+        answer = json.loads(reply)
+    except ValueError:
+        raise ControlError(f"concentratord at {path} sent an unreadable reply") from None
+    if not isinstance(answer, dict) or not answer.get("ok"):
+        reason = answer.get("error", "no reason given") if isinstance(answer, dict) else "?"
+        raise ControlError(f"concentratord refused {command}: {reason}")
+    return answer.get("result")
+
+
+def render_table(result: Any) -> str:
+    """A result as a human table: a list of rows, or key/value lines for an object."""
+    if isinstance(result, dict):
+        width = max((len(k) for k in result), default=0)
+        return "\n".join(f"{k.ljust(width)}  {_cell(v)}" for k, v in result.items())
+    if isinstance(result, list) and result and all(isinstance(r, dict) for r in result):
+        columns = list(dict.fromkeys(k for row in result for k in row))
+        rows = [[_cell(row.get(c, "")) for c in columns] for row in result]
+        widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+        lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
+        return "\n".join(line.rstrip() for line in lines)
+    if isinstance(result, list):
+        return "\n".join(_cell(r) for r in result) if result else "(none)"
+    return _cell(result)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return "" if value is None else str(value)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="concentratorctl", description=__doc__.splitlines()[0])
+    parser.add_argument("--socket", default=DEFAULT_SOCKET, help="the daemon's control socket")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("status", help="gateway status and counters")
+    sub.add_parser("meters", help="meters heard, with their last reading")
+    visible = sub.add_parser("visible", help="visibility check: meters heard and how well")
+    visible.add_argument("serial", nargs="?", help="one meter id")
+    sub.add_parser("alarms", help="active and recent alarms")
+    sub.add_parser("queue", help="outbox depth per class")
+    keys = sub.add_parser("keys", help="list, add or remove meter keys")
+    keys.add_argument("action", choices=["list", "add", "remove"])
+    keys.add_argument("meter_id", nargs="?")
+    keys.add_argument("key", nargs="?")
+    config = sub.add_parser("config", help="show or check the running configuration")
+    config.add_argument("action", choices=["show", "check"])
+    return parser
+
+
+def _args_of(ns: argparse.Namespace) -> dict[str, Any]:
+    skip = {"socket", "json", "command"}
+    return {k: v for k, v in vars(ns).items() if k not in skip and v is not None}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``concentratorctl`` console script."""
+    ns = _parser().parse_args(argv)
+    try:
+        result = request(ns.socket, ns.command, _args_of(ns))
+    except ControlError as err:
+        print(f"concentratorctl: {err}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2) if ns.json else render_table(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

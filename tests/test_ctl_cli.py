@@ -1,0 +1,99 @@
+"""``concentratorctl``: the client side of the control socket, against a test server."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+class FakeDaemon:
+    """Answers one JSON line per connection with a canned reply; records requests."""
+
+    def __init__(self, path: Path, reply: dict[str, Any]) -> None:
+        self.reply = reply
+        self.requests: list[dict[str, Any]] = []
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(str(path))
+        self.sock.listen()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while not data.endswith(b"\n"):
+                    data += conn.recv(4096)
+                self.requests.append(json.loads(data))
+                conn.sendall(json.dumps(self.reply).encode() + b"\n")
+
+
+@pytest.fixture
+def socket_path(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path / "control.sock"
+
+
+def ctl(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "concentratorctl"), "--socket", str(path), *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_no_daemon_exits_non_zero_with_a_reason(socket_path: Path) -> None:
+    result = ctl(socket_path, "status")
+    assert result.returncode == 1
+    assert "is it running" in result.stderr
+    assert result.stdout == ""
+
+
+def test_status_prints_key_value_lines(socket_path: Path) -> None:
+    daemon = FakeDaemon(socket_path, {"ok": True, "result": {"gateway": "gw-1", "meters": 3}})
+    result = ctl(socket_path, "status")
+    assert result.returncode == 0
+    assert result.stdout.split() == ["gateway", "gw-1", "meters", "3"]
+    assert daemon.requests == [{"command": "status", "args": {}}]
+
+
+def test_meters_table_has_a_header_and_a_row_per_meter(socket_path: Path) -> None:
+    rows = [{"id": "11111111", "rssi_dbm": -70}, {"id": "22222222", "rssi_dbm": -81}]
+    FakeDaemon(socket_path, {"ok": True, "result": rows})
+    lines = ctl(socket_path, "meters").stdout.splitlines()
+    assert lines[0].split() == ["id", "rssi_dbm"]
+    assert [line.split()[0] for line in lines[1:]] == ["11111111", "22222222"]
+
+
+def test_json_option_prints_the_result_as_json(socket_path: Path) -> None:
+    rows = [{"id": "11111111"}]
+    FakeDaemon(socket_path, {"ok": True, "result": rows})
+    assert json.loads(ctl(socket_path, "--json", "meters").stdout) == rows
+
+
+def test_visible_passes_the_serial(socket_path: Path) -> None:
+    daemon = FakeDaemon(socket_path, {"ok": True, "result": []})
+    ctl(socket_path, "visible", "76348799")
+    assert daemon.requests[0] == {"command": "visible", "args": {"serial": "76348799"}}
+
+
+def test_refusal_is_reported_with_the_daemons_reason(socket_path: Path) -> None:
+    FakeDaemon(socket_path, {"ok": False, "error": "role user may not add keys"})
+    result = ctl(socket_path, "keys", "add", "12345678", "00" * 16)
+    assert result.returncode == 1
+    assert "role user may not add keys" in result.stderr
