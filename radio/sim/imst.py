@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from radio.driver import ReplyEvent
 from protocols.crc import crc16_x25
+from radio.driver import ReplyEvent
 from radio.frame import LinkMode
 from radio.modules import imst
 from radio.modules.imst import ImstFramer, hci_message
