@@ -2,7 +2,7 @@
 # The main job for `make run`: decode the project's sample telegrams end to end.
 #
 #   concentratord demo    prints sample wireless M-Bus telegrams built by the project's own
-#                         builders, one hex line each (the lead provides this subcommand)
+#                         builder, one hex line each, and writes the demo meters' keys file
 #   concentratord decode  reads hex telegrams on stdin, prints one JSON object per line
 #
 # So the output is one JSON object per sample telegram: its decoded fields, or {"error": ...}.
@@ -18,4 +18,7 @@ if [[ ! -x "$BIN/concentratord" ]]; then
     exit 1
 fi
 
-"$BIN/concentratord" demo | "$BIN/concentratord" decode "$@"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+"$BIN/concentratord" demo --keys-out "$work/demo.keys" > "$work/demo.hex"
+"$BIN/concentratord" decode --keys "$work/demo.keys" "$@" < "$work/demo.hex"
