@@ -1,0 +1,333 @@
+"""The pipeline: radio frames in, readings, alarm events and interval values out.
+
+Pure bookkeeping, no I/O: the daemon feeds it frames and asks it for snapshots; time comes
+from the frames' timestamps and the caller. Per-meter state lives here in memory (last
+readings, last status, counters, RSSI); what must survive a power cut goes to the store
+as alarm events and interval values.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from protocols.errors import DecodeError, NoKeyError, WrongKeyError
+from protocols.readout import telegram_fields
+from protocols.wmbus.address import manufacturer_code
+from protocols.wmbus.decoder import TelegramDecoder
+from protocols.wmbus.link import strip_crcs
+from radio.frame import RadioFrame
+
+# How many recent readings per meter are kept: enough to find "the latest before the
+# interval's end" when a snapshot runs a moment after the boundary.
+HISTORY = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One decoded telegram of one meter, as the head-end will see it."""
+
+    meter_id: str
+    tenant: str
+    timestamp: float
+    fields: dict[str, Any]
+    rssi_dbm: float | None
+    link_mode: str
+
+    @property
+    def flags(self) -> frozenset[str]:
+        """The status flags set (empty when ``OK`` or unknown)."""
+        status = self.fields.get("status")
+        if not isinstance(status, str) or status == "OK":
+            return frozenset()
+        return frozenset(status.split())
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmEvent:
+    """Status flags of a meter changed: some appeared, some cleared."""
+
+    meter_id: str
+    tenant: str
+    timestamp: float
+    raised: frozenset[str]
+    cleared: frozenset[str]
+    status: str
+    reading: Reading
+
+
+@dataclass
+class MeterState:
+    """What the gateway knows of one meter (for visibility checks and snapshots)."""
+
+    meter_id: str
+    manufacturer: str
+    tenant: str | None
+    first_seen: float
+    last_seen: float = 0.0
+    telegrams: int = 0
+    repeats: int = 0
+    decode_errors: int = 0
+    last_error: str | None = None
+    rssi_last: float | None = None
+    rssi_min: float | None = None
+    rssi_max: float | None = None
+    rssi_sum: float = 0.0
+    rssi_count: int = 0
+    link_mode: str = ""
+    flags: frozenset[str] | None = None
+    readings: deque[Reading] = field(default_factory=lambda: deque(maxlen=HISTORY))
+
+    def heard(self, frame: RadioFrame) -> None:
+        """Count one telegram and its signal strength."""
+        self.telegrams += 1
+        self.last_seen = frame.timestamp
+        self.link_mode = frame.link_mode.value
+        rssi = frame.rssi_dbm
+        if rssi is not None:
+            self.rssi_last = rssi
+            self.rssi_min = rssi if self.rssi_min is None else min(self.rssi_min, rssi)
+            self.rssi_max = rssi if self.rssi_max is None else max(self.rssi_max, rssi)
+            self.rssi_sum += rssi
+            self.rssi_count += 1
+
+    def latest_before(self, end: float) -> Reading | None:
+        """The latest reading received before ``end``."""
+        for reading in reversed(self.readings):
+            if reading.timestamp < end:
+                return reading
+        return None
+
+    def visibility(self) -> dict[str, Any]:
+        """The installer's view: how often and how well the gateway hears this meter."""
+        avg = self.rssi_sum / self.rssi_count if self.rssi_count else None
+        return {
+            "id": self.meter_id,
+            "manufacturer": self.manufacturer,
+            "tenant": self.tenant,
+            "telegrams": self.telegrams,
+            "repeats": self.repeats,
+            "decode_errors": self.decode_errors,
+            "last_error": self.last_error,
+            "rssi_dbm": self.rssi_last,
+            "rssi_min_dbm": self.rssi_min,
+            "rssi_max_dbm": self.rssi_max,
+            "rssi_avg_dbm": None if avg is None else round(avg, 1),
+            "link_mode": self.link_mode,
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+        }
+
+
+@dataclass
+class Tenant:
+    """One utility sharing the gateway: its meters, keys and payload mode."""
+
+    name: str
+    keys: dict[str, bytes]
+    raw: bool = False  # forward encrypted telegrams; the gateway holds no keys
+    meters: Callable[[str], bool] = lambda _meter_id: True
+    decoder: TelegramDecoder = field(init=False)
+
+    def __post_init__(self) -> None:
+        # One decoder per tenant: keys and learnt layouts never cross tenants.
+        self.decoder = TelegramDecoder(self.keys, reject_replays=True)
+
+
+@dataclass
+class PipelineCounters:
+    """Gateway-wide reception counters."""
+
+    frames: int = 0
+    repeats: int = 0
+    link_errors: int = 0
+    decode_errors: int = 0
+    no_key: int = 0
+    wrong_key: int = 0
+    unassigned: int = 0
+    readings: int = 0
+    alarms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one frame produced."""
+
+    reading: Reading | None = None
+    alarm: AlarmEvent | None = None
+    error: str | None = None
+    repeat: bool = False
+
+
+class RepeatFilter:
+    """Exact repeats within a window are dropped (meters and repeaters resend telegrams)."""
+
+    def __init__(self, window_s: float, max_entries: int) -> None:
+        self.window_s = window_s
+        self.max_entries = max_entries
+        self._seen: OrderedDict[bytes, float] = OrderedDict()
+
+    def is_repeat(self, frame: bytes, now: float) -> bool:
+        """True if the same bytes were seen within the window; remembers them either way."""
+        seen = self._seen
+        last = seen.get(frame)
+        seen[frame] = now
+        seen.move_to_end(frame)
+        while len(seen) > self.max_entries:
+            seen.popitem(last=False)
+        while seen:
+            oldest, when = next(iter(seen.items()))
+            if now - when <= self.window_s:
+                break
+            del seen[oldest]
+        return last is not None and now - last <= self.window_s
+
+
+class Pipeline:
+    """Frames -> link check -> repeat filter -> identity -> tenant -> key -> decode -> reading."""
+
+    def __init__(
+        self,
+        tenants: Iterable[Tenant],
+        *,
+        repeat_window_s: float = 30.0,
+        max_meters: int = 30_000,
+    ) -> None:
+        self.tenants = list(tenants)
+        self.meters: dict[str, MeterState] = {}
+        self.max_meters = max_meters
+        self.counters = PipelineCounters()
+        self._repeats = RepeatFilter(repeat_window_s, max(4 * max_meters, 1024))
+        self._tenant_of: dict[str, Tenant | None] = {}
+
+    def tenant_for(self, meter_id: str) -> Tenant | None:
+        """The tenant whose meter this is (first match), cached."""
+        if meter_id not in self._tenant_of:
+            self._tenant_of[meter_id] = next((t for t in self.tenants if t.meters(meter_id)), None)
+        return self._tenant_of[meter_id]
+
+    def process(self, frame: RadioFrame) -> Outcome:
+        """Run one frame through the pipeline."""
+        self.counters.frames += 1
+        try:
+            canonical, _ = strip_crcs(frame.raw) if frame.raw[:1] != b"\x68" else (frame.raw, None)
+        except DecodeError as err:
+            self.counters.link_errors += 1
+            return Outcome(error=f"link layer: {err}")
+        if len(canonical) < 11:
+            self.counters.link_errors += 1
+            return Outcome(error="frame shorter than a link header")
+        meter_id = canonical[4:8][::-1].hex().upper()
+        state = self._state(meter_id, canonical, frame)
+        if state is None:
+            return Outcome(error="meter limit reached")
+        if self._repeats.is_repeat(canonical, frame.timestamp):
+            self.counters.repeats += 1
+            state.repeats += 1
+            return Outcome(repeat=True)
+        state.heard(frame)
+        tenant = self.tenant_for(meter_id)
+        if tenant is None:
+            self.counters.unassigned += 1
+            return Outcome(error=f"meter {meter_id} belongs to no tenant")
+        if tenant.raw:
+            fields: dict[str, Any] = {
+                "id": meter_id,
+                "manufacturer": state.manufacturer,
+                "telegram": canonical.hex().upper(),
+            }
+        else:
+            try:
+                fields = telegram_fields(tenant.decoder.decode(canonical))
+            except DecodeError as err:
+                self._count_error(err, state)
+                return Outcome(error=str(err))
+        reading = Reading(
+            meter_id, tenant.name, frame.timestamp, fields, frame.rssi_dbm, frame.link_mode.value
+        )
+        self._remember(state, reading)
+        self.counters.readings += 1
+        return Outcome(reading=reading, alarm=self._alarm(state, reading))
+
+    def _state(self, meter_id: str, canonical: bytes, frame: RadioFrame) -> MeterState | None:
+        state = self.meters.get(meter_id)
+        if state is None:
+            if len(self.meters) >= self.max_meters:
+                return None
+            manufacturer = manufacturer_code(int.from_bytes(canonical[2:4], "little"))
+            state = MeterState(meter_id, manufacturer, None, frame.timestamp)
+            tenant = self.tenant_for(meter_id)
+            state.tenant = tenant.name if tenant else None
+            self.meters[meter_id] = state
+        return state
+
+    def _count_error(self, err: DecodeError, state: MeterState) -> None:
+        state.decode_errors += 1
+        state.last_error = str(err)
+        if isinstance(err, NoKeyError):
+            self.counters.no_key += 1
+        elif isinstance(err, WrongKeyError):
+            self.counters.wrong_key += 1
+        else:
+            self.counters.decode_errors += 1
+
+    @staticmethod
+    def _remember(state: MeterState, reading: Reading) -> None:
+        readings = state.readings
+        if not readings or readings[-1].timestamp <= reading.timestamp:
+            readings.append(reading)
+            return
+        # Out of order (a slow reader thread): keep the history sorted by reception time.
+        items = list(readings)
+        bisect.insort(items, reading, key=lambda r: r.timestamp)
+        readings.clear()
+        readings.extend(items[-HISTORY:])
+
+    def _alarm(self, state: MeterState, reading: Reading) -> AlarmEvent | None:
+        if "status" not in reading.fields:
+            return None
+        flags = reading.flags
+        before = state.flags
+        state.flags = flags
+        if before is None:
+            before = frozenset()  # first sight: any flag set is news
+        raised, cleared = flags - before, before - flags
+        if not raised and not cleared:
+            return None
+        self.counters.alarms += 1
+        return AlarmEvent(
+            reading.meter_id,
+            reading.tenant,
+            reading.timestamp,
+            frozenset(raised),
+            frozenset(cleared),
+            str(reading.fields["status"]),
+            reading,
+        )
+
+    def restore_flags(self, flags: Mapping[str, frozenset[str]]) -> None:
+        """Status flags known from before a restart, so alarms are not raised twice."""
+        for meter_id, meter_flags in flags.items():
+            state = self.meters.get(meter_id)
+            if state is None:
+                tenant = self.tenant_for(meter_id)
+                state = MeterState(meter_id, "", tenant.name if tenant else None, 0.0)
+                self.meters[meter_id] = state
+            state.flags = meter_flags
+
+    def snapshot(self, interval_end: float, meters: Iterable[str] | None = None) -> list[Reading]:
+        """The latest reading before ``interval_end`` of each meter (or of ``meters``)."""
+        states = (
+            self.meters.values()
+            if meters is None
+            else (self.meters[m] for m in meters if m in self.meters)
+        )
+        out = []
+        for state in states:
+            reading = state.latest_before(interval_end)
+            if reading is not None:
+                out.append(reading)
+        return out
