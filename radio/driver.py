@@ -267,6 +267,11 @@ class ModuleDriver(ABC):
             self._task = None
         self._port.close()
 
+    def retarget(self, port: str) -> None:
+        """Open ``port`` from the next reconnect on (a replugged dongle's new tty name)."""
+        self.port_path = port
+        self._port.path = port
+
     async def wait_configured(self, timeout: float) -> None:
         """Wait until the module is (re)configured after a reconnect."""
         await asyncio.wait_for(self._configured.wait(), timeout)
