@@ -10,10 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import decode_throughput
+from bench import decode_throughput, radio_rate
 
 SCENARIOS: dict[str, Callable[[], dict[str, Any]]] = {
     "decode": decode_throughput.main,
+    "radio": radio_rate.main,
 }
 
 
