@@ -8,13 +8,19 @@ runs this for every telegram heard.
 from __future__ import annotations
 
 from protocols.crc import crc16_en13757
+from protocols.meters.apator_eitn import ApatorEitn
 from protocols.meters.base import Fields, MeterDriver, Mvt
 from protocols.meters.generic import GenericDriver
+from protocols.meters.hydrodigit import Hydrodigit
+from protocols.meters.ime import Ime
 from protocols.meters.kamstrup_heat import KamstrupHeat
 from protocols.meters.kamstrup_omnipower import KamstrupOmnipower
 from protocols.meters.kamstrup_pressure import KamstrupPressure
 from protocols.meters.kamstrup_water import KamstrupWater
 from protocols.meters.media import media_name
+from protocols.meters.qundis_water import QundisWater
+from protocols.meters.schneider_iem3000 import SchneiderIem3000
+from protocols.meters.techem import TechemFhkvDataIII, TechemMkRadio3a
 from protocols.telegram import MeterAddress, Telegram
 
 DRIVERS: tuple[MeterDriver, ...] = (
@@ -22,6 +28,13 @@ DRIVERS: tuple[MeterDriver, ...] = (
     KamstrupHeat(),
     KamstrupPressure(),
     KamstrupOmnipower(),
+    QundisWater(),
+    Hydrodigit(),
+    Ime(),
+    SchneiderIem3000(),
+    TechemMkRadio3a(),
+    TechemFhkvDataIII(),
+    ApatorEitn(),
 )
 
 
