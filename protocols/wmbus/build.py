@@ -43,7 +43,8 @@ class EllSpec:
     session: int = 0  # SN bits 0-3
     time: int = 0  # SN bits 4-28
     encrypt: bool = True  # AES-128-CTR (SN bits 29-31 = 1); needs a key
-    with_session: bool = True  # False: CI 0x8C, no SN and no payload CRC
+    with_session: bool = True  # False: CI 0x8C/0x8E, no SN and no payload CRC
+    destination: MeterAddress | None = None  # CI 0x8E/0x8F: addressed to this device
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,9 @@ def build_telegram(
 ) -> bytes:
     """The frame for ``spec``, encrypted with ``key`` where the spec asks for it."""
     m_field, a_field = address_bytes(spec.meter)
-    needs_key = spec.security_mode or (spec.ell is not None and spec.ell.encrypt)
+    needs_key = spec.security_mode or (
+        spec.ell is not None and spec.ell.encrypt and spec.ell.with_session
+    )
     if needs_key and (key is None or len(key) != 16):
         raise FormatError("an encrypted telegram needs a 16-byte key")
     upper = _transport(spec, key, m_field, a_field)
@@ -172,17 +175,19 @@ def _mode7(spec: TelegramSpec, key: bytes, id_bytes: bytes, header: bytes, paylo
 
 def _ell(ell: EllSpec, key: bytes | None, m_field: bytes, a_field: bytes, upper: bytes) -> bytes:
     """Wrap ``upper`` (from its CI) in an ELL, encrypting it with AES-CTR if asked."""
+    head = bytes([ell.cc, ell.access_number])
+    if ell.destination is not None:
+        m2, a2 = address_bytes(ell.destination)
+        head += m2 + a2
     if not ell.with_session:
-        head = layers.EllShort.build({"CC": ell.cc, "ACC": ell.access_number})
-        return bytes([0x8C]) + head + upper
+        return bytes([0x8C if ell.destination is None else 0x8E]) + head + upper
     sn = (ell.session & 0x0F) | ((ell.time & 0x1FFFFFF) << 4) | ((1 if ell.encrypt else 0) << 29)
-    crc = crc16_en13757(upper)
-    body = crc.to_bytes(2, "little") + upper
+    sn_bytes = layers.EllSession.build(
+        {"CC": ell.cc, "ACC": ell.access_number, "SN": sn, "PayloadCRC": 0}
+    )[2:6]
+    body = crc16_en13757(upper).to_bytes(2, "little") + upper
     if ell.encrypt:
         assert key is not None
-        iv = security.ell_iv(m_field, a_field, ell.cc, sn.to_bytes(4, "little"))
+        iv = security.ell_iv(m_field, a_field, ell.cc, sn_bytes)
         body = security.ell_crypt(key, iv, body)
-    head = layers.EllSession.build(
-        {"CC": ell.cc, "ACC": ell.access_number, "SN": sn, "PayloadCRC": 0}
-    )[:6]
-    return bytes([0x8D]) + head + body
+    return bytes([0x8D if ell.destination is None else 0x8F]) + head + sn_bytes + body
