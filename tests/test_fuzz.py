@@ -71,7 +71,8 @@ def _mutate(rng: random.Random, frame: bytes, corpus: list[bytes]) -> bytes:
             # Keep L consistent so the mutation reaches the layers behind the length check.
             data[0] = (len(data) - 1) & 0xFF
     if data and rng.random() < 0.1 and data[0] == len(data) - 1 and data[0] >= 10:
-        return add_crcs(bytes(data), rng.choice([FrameFormat.A, FrameFormat.B]))
+        with contextlib.suppress(DecodeError):  # too long for format B: send it bare
+            return add_crcs(bytes(data), rng.choice([FrameFormat.A, FrameFormat.B]))
     return bytes(data)
 
 
