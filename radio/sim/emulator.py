@@ -118,7 +118,10 @@ class ModuleEmulator(ABC):
         while not self._stop.is_set():
             master = self.device.master
             fds = [self._wake_r] + ([master] if master is not None else [])
-            readable, _, _ = select.select(fds, [], [], 0.5)
+            try:
+                readable, _, _ = select.select(fds, [], [], 0.5)
+            except (OSError, ValueError):
+                continue  # unplugged between taking the fd and selecting on it (EBADF)
             if self._wake_r in readable:
                 os.read(self._wake_r, 1024)
             if master is not None and master in readable:
