@@ -1,0 +1,229 @@
+"""The whole configuration: the tables together and the checks that span them."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from typing import Annotated, Any
+
+from pydantic import Field, model_validator
+
+from concentratord.config.meters import find_overlap, is_exact, matches
+from concentratord.config.profiles import (
+    PRIORITY_METERS_MAX,
+    PROFILES,
+    ProfileLimits,
+    profile_limits,
+)
+from concentratord.config.sections import (
+    DEFAULT_STATE_DIR,
+    ControlConfig,
+    GatewayConfig,
+    KeyedError,
+    KeysConfig,
+    LimitsConfig,
+    RadioConfig,
+    ScheduleConfig,
+    Section,
+    StorageConfig,
+    TenantConfig,
+    UplinkConfig,
+)
+from uplink.settings import BrokerSettings
+
+DEFAULT_TENANT = "default"
+
+
+def tenant_key(index: int) -> str:
+    """How messages name the ``index``-th (0-based) ``[[tenant]]`` table: counted from 1."""
+    return f"tenant[{index + 1}]"
+
+
+def display(template: str) -> str:
+    """A normalised meter template as an operator writes it (``7634????`` -> ``7634*``)."""
+    stem = template.rstrip("?")
+    return template if stem == template else stem + "*"
+
+
+class Config(Section):
+    """The daemon's configuration, validated; build it with :func:`load_config`."""
+
+    gateway: GatewayConfig
+    radio: RadioConfig = RadioConfig()
+    keys: KeysConfig = KeysConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    uplink: UplinkConfig | None = None
+    tenant: Annotated[tuple[TenantConfig, ...], Field(strict=False)] = ()
+    storage: StorageConfig = StorageConfig()
+    control: ControlConfig = ControlConfig()
+    limits: LimitsConfig = LimitsConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _profile_defaults(cls, data: Any) -> Any:
+        """Fill the profile-sized defaults before validation, on a copy of the input.
+
+        Done here rather than after validation so that the validated fields are plain
+        ``int`` rather than ``int | None``. Malformed input is passed through untouched:
+        validation then reports it.
+        """
+        if not isinstance(data, dict):
+            return data
+        gateway = data.get("gateway")
+        if not isinstance(gateway, dict):
+            return data
+        profile = gateway.get("profile", "concentrator")
+        if not isinstance(profile, str) or profile not in PROFILES:
+            return data
+        limits = profile_limits(profile)
+        data = dict(data)
+        section = data.get("limits", {})
+        if isinstance(section, dict):
+            data["limits"] = {
+                "max_meters": limits.max_meters,
+                "frame_queue": limits.frame_queue,
+                "uplink_queue": limits.uplink_queue,
+                "visible_meters": limits.visible_meters,
+                "memory_bytes": limits.memory_bytes,
+                **section,
+            }
+        section = data.get("storage", {})
+        state_dir = gateway.get("state_dir", DEFAULT_STATE_DIR)
+        if isinstance(section, dict) and isinstance(state_dir, str):
+            data["storage"] = {
+                "max_bytes": limits.storage_max_bytes,
+                "path": os.path.join(state_dir, "store.sqlite"),
+                **section,
+            }
+        return data
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Config:
+        self._check_tenancy()
+        self._check_limits()
+        return self
+
+    def _check_tenancy(self) -> None:
+        if not self.tenant:
+            if self.uplink is None:
+                raise KeyedError("uplink", "missing: give [uplink], or [[tenant]] tables")
+            return
+        if self.uplink is not None:
+            raise KeyedError("uplink", "not used with [[tenant]]: each has its [tenant.uplink]")
+        if self.keys.file is not None:
+            raise KeyedError("keys.file", "not used with [[tenant]]: give tenants a keys_file")
+        index: dict[str, int] = {}
+        for i, tenant in enumerate(self.tenant):
+            if tenant.name in index:
+                other = tenant_key(index[tenant.name])
+                raise KeyedError(f"{tenant_key(i)}.name", f"{tenant.name!r} is also {other}")
+            index[tenant.name] = i
+        clash = find_overlap((t.name, t.meters) for t in self.tenant)
+        if clash is not None:
+            first, second = clash
+            if is_exact(second.template):
+                what = f"meter {second.template}"
+            elif is_exact(first.template):
+                what = f"meter {first.template}"
+            else:
+                what = f"meters matching {display(first.template)} and {display(second.template)}"
+            raise KeyedError(
+                f"{tenant_key(index[second.tenant])}.meters",
+                f"{what} in both tenant {first.tenant!r} and tenant {second.tenant!r}",
+            )
+        for k, meter in enumerate(self.schedule.priority_meters):
+            if self.tenant_for(meter) is None:
+                raise KeyedError(f"schedule.priority_meters[{k + 1}]", f"{meter} is in no tenant")
+
+    def _check_limits(self) -> None:
+        limits = self.profile_limits
+        name = self.gateway.profile
+        if self.limits.max_meters > limits.max_meters:
+            raise KeyedError(
+                "limits.max_meters",
+                f"profile {name} allows at most {limits.max_meters}, got {self.limits.max_meters}",
+            )
+        cap = min(PRIORITY_METERS_MAX, limits.priority_meters, self.limits.max_meters)
+        count = len(self.schedule.priority_meters)
+        if count > cap:
+            why = "" if cap == PRIORITY_METERS_MAX else f" on profile {name}"
+            raise KeyedError("schedule.priority_meters", f"at most {cap} meters{why}, got {count}")
+        # Patterns cannot be counted here; the pipeline stops admitting meters at the limit.
+        total = 0
+        for i, tenant in enumerate(self.tenant):
+            listed = sum(1 for m in tenant.meters if is_exact(m))
+            total += listed
+            if listed > self.limits.max_meters or total > self.limits.max_meters:
+                where = f"{tenant_key(i)}.meters"
+                raise KeyedError(
+                    where,
+                    f"at most {self.limits.max_meters} meters on profile {name} "
+                    f"(limits.max_meters), got {total} up to here",
+                )
+
+    @property
+    def profile_limits(self) -> ProfileLimits:
+        """The limits of this gateway's profile."""
+        return profile_limits(self.gateway.profile)
+
+    @cached_property
+    def tenants(self) -> tuple[TenantConfig, ...]:
+        """The tenants, with the implicit ``default`` tenant when no ``[[tenant]]`` is given.
+
+        The implicit tenant takes every meter, sends decoded values over ``[uplink]`` and
+        uses ``[keys]``.
+        """
+        if self.tenant:
+            return self.tenant
+        assert self.uplink is not None  # guaranteed by _check_tenancy
+        default = TenantConfig(
+            name=DEFAULT_TENANT,
+            meters=("????????",),
+            payload="decoded",
+            uplink=self.uplink,
+            keys_file=self.keys.file,
+        )
+        return (default,)
+
+    def client_id(self, tenant: TenantConfig) -> str:
+        """The MQTT client id of a tenant's connection: as configured, else derived."""
+        return tenant.uplink.client_id or f"concentratord-{self.gateway.id}-{tenant.name}"
+
+    def broker_settings(self, tenant: TenantConfig) -> BrokerSettings:
+        """The uplink client's settings for a tenant's connection."""
+        uplink = tenant.uplink
+        password = uplink.password.get_secret_value() if uplink.password else None
+        return BrokerSettings(
+            url=uplink.broker,
+            username=uplink.username,
+            password=password,
+            ca_file=uplink.ca_file,
+            cert_file=uplink.cert_file,
+            key_file=uplink.key_file,
+            keepalive=uplink.keepalive,
+            client_id=self.client_id(tenant),
+            protocol=uplink.protocol,
+            max_inflight=uplink.max_inflight,
+            reconnect_min_delay=uplink.reconnect_min_delay,
+            reconnect_max_delay=uplink.reconnect_max_delay,
+            connect_timeout=uplink.connect_timeout,
+        )
+
+    @cached_property
+    def meter_owners(self) -> dict[str, TenantConfig]:
+        """The tenant of each meter listed by its exact id."""
+        return {m: t for t in self.tenants for m in t.meters if is_exact(m)}
+
+    def tenant_for(self, meter_id: str) -> TenantConfig | None:
+        """The tenant a meter belongs to, or None when it belongs to no tenant.
+
+        Tenants never overlap (checked at load), so the first match is the only one.
+        """
+        meter = meter_id.upper()
+        owner = self.meter_owners.get(meter)
+        if owner is not None:
+            return owner
+        for tenant in self.tenants:
+            if any(not is_exact(m) and matches(m, meter) for m in tenant.meters):
+                return tenant
+        return None

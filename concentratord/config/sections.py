@@ -1,0 +1,332 @@
+"""The tables of the configuration file, one pydantic model each.
+
+Every model forbids unknown keys (a misspelt key must not be silently ignored) and is
+strict: TOML already has types, so ``"60"`` for an integer is a mistake worth reporting
+rather than coercing. Checks that involve several tables live in :mod:`.model`.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import re
+from collections.abc import Collection
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    model_validator,
+)
+
+from concentratord.config.meters import normalise_id, normalise_pattern
+from concentratord.config.profiles import Profile, profile_limits
+
+Role = Literal["user", "superuser", "administrator"]
+ROLES: tuple[Role, ...] = ("user", "superuser", "administrator")  # lowest first
+DEFAULT_STATE_DIR = "/var/lib/concentratord"
+DEFAULT_SOCKET = "/run/concentratord/control.sock"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_UNIX_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?")
+
+
+class KeyedError(ValueError):
+    """A check failing on ``key`` (dotted, relative to the model that raised it)."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(reason)
+        self.key = key
+        self.reason = reason
+
+
+def _path(value: str, info: ValidationInfo) -> str:
+    # Relative paths are taken from the configuration file's directory (the loader passes
+    # it as context), so a demo configuration works from wherever it is started.
+    if not value:
+        raise ValueError("must not be empty")
+    if os.path.isabs(value):
+        return os.path.normpath(value)
+    base = (info.context or {}).get("base_dir")
+    if not isinstance(base, str):
+        raise ValueError(f"must be an absolute path, got {value!r}")
+    return os.path.normpath(os.path.join(base, value))
+
+
+def _name(value: str) -> str:
+    # Gateway ids and tenant names go into MQTT topics and client ids: no '/', '+', '#'.
+    if not _NAME.fullmatch(value):
+        raise ValueError(f"must be 1-64 letters, digits, '.', '_' or '-', got {value!r}")
+    return value
+
+
+def _topic_prefix(value: str) -> str:
+    levels = value.split("/")
+    if not value or any(not level for level in levels):
+        raise ValueError(f"must be topic levels separated by single '/', got {value!r}")
+    if any(c in value for c in "+#\0"):
+        raise ValueError(f"must not contain '+', '#' or NUL, got {value!r}")
+    return value
+
+
+def _broker(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("mqtt", "mqtts"):
+        raise ValueError(f"must start with mqtt:// or mqtts://, got {value!r}")
+    try:
+        parts.port  # noqa: B018 - property access validates the port
+    except ValueError:
+        raise ValueError(f"has an invalid port: {value!r}") from None
+    if not parts.hostname:
+        raise ValueError(f"names no host: {value!r}")
+    if parts.port == 0:
+        raise ValueError(f"has port 0: {value!r}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ValueError(
+            f"must be mqtt[s]://HOST[:PORT] only (credentials go in username/password): {value!r}"
+        )
+    return value
+
+
+PathStr = Annotated[str, AfterValidator(_path)]
+Name = Annotated[str, AfterValidator(_name)]
+MeterId = Annotated[str, AfterValidator(normalise_id)]
+MeterPattern = Annotated[str, AfterValidator(normalise_pattern)]
+
+
+class Section(BaseModel):
+    """Base of every table: unknown keys refused, no type coercion, immutable."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class GatewayConfig(Section):
+    """``[gateway]``: who this gateway is and what hardware it runs on."""
+
+    id: Name
+    profile: Profile = "concentrator"
+    state_dir: PathStr = DEFAULT_STATE_DIR
+
+
+class RadioConfig(Section):
+    """``[radio]``: the radio module and how it listens."""
+
+    module: Literal["im871a", "amb8465", "rc1180", "cul", "rtlwmbus", "rawtty", "auto"] = "auto"
+    port: str = "/dev/ttyUSB0"
+    mode: Literal["c1", "t1", "c1t1", "s1"] = "c1"
+
+    @model_validator(mode="after")
+    def _port(self) -> RadioConfig:
+        # rtl_wmbus may read a command's output instead of a device (radio.modules.rtlwmbus).
+        if self.port.startswith("cmd:"):
+            if self.module != "rtlwmbus":
+                raise KeyedError("port", "'cmd:' ports are for module = \"rtlwmbus\" only")
+            if not self.port[4:].strip():
+                raise KeyedError("port", "'cmd:' names no command")
+        elif not os.path.isabs(self.port):
+            raise KeyedError(
+                "port", f"must be an absolute device path or 'cmd:...', got {self.port!r}"
+            )
+        return self
+
+
+class KeysConfig(Section):
+    """``[keys]``: the AES keys of the default tenant's meters."""
+
+    file: PathStr | None = None
+    # Keys must be readable by the daemon alone (DESIGN.md section 5); this is the escape
+    # hatch for a test bench or a filesystem without Unix permissions, and it is warned about.
+    allow_insecure_permissions: bool = False
+
+
+class ScheduleConfig(Section):
+    """``[schedule]``: which interval values are taken and how fast time runs."""
+
+    priority_meters: Annotated[tuple[MeterId, ...], Field(strict=False)] = ()
+    hourly: bool = True
+    daily: bool = True
+    time_scale: Annotated[float, Field(gt=0, le=86_400)] = 1.0
+
+    @model_validator(mode="after")
+    def _unique(self) -> ScheduleConfig:
+        seen: set[str] = set()
+        for meter in self.priority_meters:
+            if meter in seen:
+                raise KeyedError("priority_meters", f"meter {meter} is listed twice")
+            seen.add(meter)
+        return self
+
+
+class UplinkConfig(Section):
+    """``[uplink]`` or ``[tenant.uplink]``: one MQTT head-end connection."""
+
+    broker: Annotated[str, AfterValidator(_broker)]
+    prefix: Annotated[str, AfterValidator(_topic_prefix)] = "concentratord"
+    codec: Literal["json", "compact"] = "json"
+    username: str | None = None
+    password: SecretStr | None = None  # SecretStr: never printed in logs or reprs
+    ca_file: PathStr | None = None
+    cert_file: PathStr | None = None
+    key_file: PathStr | None = None
+    keepalive: Annotated[int, Field(ge=5, le=65_535)] = 60
+    client_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    protocol: Literal["auto", "5", "3.1.1"] = "auto"
+    max_inflight: Annotated[int, Field(ge=1, le=65_535)] = 20
+    backlog_rate: Annotated[float, Field(gt=0, le=10_000)] = 20.0
+    batch_meters: Annotated[int, Field(ge=1, le=10_000)] = 500
+    connect_timeout: Annotated[float, Field(gt=0, le=600)] = 10.0
+    reconnect_min_delay: Annotated[float, Field(gt=0, le=3600)] = 1.0
+    reconnect_max_delay: Annotated[float, Field(gt=0, le=86_400)] = 120.0
+
+    @property
+    def tls(self) -> bool:
+        """Whether the connection uses TLS (``mqtts://``)."""
+        return urlsplit(self.broker).scheme == "mqtts"
+
+    @property
+    def host(self) -> str:
+        """The broker's host name or address."""
+        return urlsplit(self.broker).hostname or ""
+
+    @property
+    def port(self) -> int:
+        """The broker's TCP port: as given, else 8883 for TLS and 1883 without."""
+        return urlsplit(self.broker).port or (8883 if self.tls else 1883)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> UplinkConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            missing = "key_file" if self.key_file is None else "cert_file"
+            raise KeyedError(missing, "cert_file and key_file go together")
+        for key in ("ca_file", "cert_file"):
+            if getattr(self, key) is not None and not self.tls:
+                raise KeyedError(key, "TLS files need an mqtts:// broker")
+        if self.password is not None and self.username is None:
+            raise KeyedError("password", "a password needs a username")
+        if self.reconnect_max_delay < self.reconnect_min_delay:
+            raise KeyedError("reconnect_max_delay", "must be at least reconnect_min_delay")
+        return self
+
+
+class TenantConfig(Section):
+    """``[[tenant]]``: one utility sharing the gateway, with its meters and head-end."""
+
+    name: Name
+    meters: Annotated[tuple[MeterPattern, ...], Field(strict=False, min_length=1)]
+    payload: Literal["decoded", "raw"] = "decoded"
+    uplink: UplinkConfig
+    keys_file: PathStr | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TenantConfig:
+        if self.payload == "raw" and self.keys_file is not None:
+            raise KeyedError("keys_file", 'a raw tenant holds no keys: remove it or use "decoded"')
+        seen: set[str] = set()
+        for meter in self.meters:
+            if meter in seen:
+                raise KeyedError("meters", f"{meter} is listed twice")
+            seen.add(meter)
+        return self
+
+
+def _account(value: int | str) -> int | str:
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"a uid or gid must not be negative, got {value}")
+    elif not _UNIX_NAME.fullmatch(value):
+        raise ValueError(f"not a user or group name: {value!r}")
+    return value
+
+
+Account = Annotated[int | str, AfterValidator(_account)]
+
+
+class RoleGrant(Section):
+    """Who holds one role on the control socket: Unix users and groups, by name or id."""
+
+    users: Annotated[tuple[Account, ...], Field(strict=False)] = ()
+    groups: Annotated[tuple[Account, ...], Field(strict=False)] = ()
+
+    def holds(self, uid: int, gids: Collection[int]) -> bool:
+        """Whether a peer with ``uid`` and groups ``gids`` holds this role.
+
+        Names are looked up when asked, not at load time: users may be created after the
+        configuration is written, and a name that does not exist grants nothing.
+        """
+        return any(_uid(u) == uid for u in self.users) or any(_gid(g) in gids for g in self.groups)
+
+    @staticmethod
+    def resolves(kind: str, name: str) -> bool:
+        """Whether a user (``kind`` "users") or group name exists on this system."""
+        return (_uid(name) if kind == "users" else _gid(name)) is not None
+
+
+def _uid(account: int | str) -> int | None:
+    if isinstance(account, int):
+        return account
+    try:
+        return pwd.getpwnam(account).pw_uid
+    except KeyError:
+        return None
+
+
+def _gid(account: int | str) -> int | None:
+    if isinstance(account, int):
+        return account
+    try:
+        return grp.getgrnam(account).gr_gid
+    except KeyError:
+        return None
+
+
+class ControlConfig(Section):
+    """``[control]``: the local control socket and the roles of its callers."""
+
+    socket: PathStr = DEFAULT_SOCKET
+    socket_mode: Annotated[int, Field(ge=0, le=0o777)] = 0o660
+    user: RoleGrant = RoleGrant(groups=("concentratord",))
+    superuser: RoleGrant = RoleGrant()
+    administrator: RoleGrant = RoleGrant(users=(0,))
+
+    def role_of(self, uid: int, gids: Collection[int]) -> Role | None:
+        """The highest role a peer holds (SO_PEERCRED uid and groups), or None."""
+        for role in reversed(ROLES):
+            grant: RoleGrant = getattr(self, role)
+            if grant.holds(uid, gids):
+                return role
+        return None
+
+
+_CONCENTRATOR = profile_limits("concentrator")
+
+
+class LimitsConfig(Section):
+    """``[limits]``: resource bounds. Defaults come from the profile (see .profiles)."""
+
+    max_meters: Annotated[int, Field(ge=1)] = _CONCENTRATOR.max_meters
+    frame_queue: Annotated[int, Field(ge=16, le=1_000_000)] = _CONCENTRATOR.frame_queue
+    uplink_queue: Annotated[int, Field(ge=1, le=1_000_000)] = _CONCENTRATOR.uplink_queue
+    visible_meters: Annotated[int, Field(ge=1, le=10_000_000)] = _CONCENTRATOR.visible_meters
+    memory_bytes: Annotated[int, Field(ge=16 * 1024 * 1024)] = _CONCENTRATOR.memory_bytes
+
+
+class StorageConfig(Section):
+    """``[storage]``: the SQLite store, its bound and how long data stays."""
+
+    path: PathStr = DEFAULT_STATE_DIR + "/store.sqlite"
+    max_bytes: Annotated[int, Field(ge=1024 * 1024)] = _CONCENTRATOR.storage_max_bytes
+    backfill_days: Annotated[int, Field(ge=0, le=3660)] = 31
+    retention_raw_months: Annotated[int, Field(ge=1, le=1200)] = 13
+    retention_daily_years: Annotated[int, Field(ge=1, le=100)] = 10
+
+    @model_validator(mode="after")
+    def _ordered(self) -> StorageConfig:
+        # Retention thins data: raw values first, daily values later, never the reverse.
+        if self.retention_daily_years * 12 < self.retention_raw_months:
+            raise KeyedError("retention_daily_years", "must be at least retention_raw_months")
+        return self

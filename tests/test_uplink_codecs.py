@@ -1,0 +1,182 @@
+"""Payload codecs: exact round trips, malformed input, and the compact size figure."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from uplink.codecs import CodecError, CompactCodec, JsonCodec, codec_named
+from uplink.columns import decode_rows, encode_rows
+from uplink.messages import alarm_event, iso_utc, offline_state, readings_batch
+from uplink.wire import qos1_exchange_bytes
+
+TOPIC = "concentratord/gateway/gw-0001/event/readings"
+START = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def kamstrup_water_day(meters: int = 500, seed: int = 1) -> list[dict[str, Any]]:
+    """24 hourly batches for a field of Kamstrup water meters, with every field that
+    ``concentratord decode`` prints for them; ids spread over the whole 8-digit range."""
+    rnd = random.Random(seed)
+    field = []
+    for meter in sorted(rnd.sample(range(10_000_000, 100_000_000), meters)):
+        litres = rnd.randrange(0, 2_000_000)
+        target = max(0, litres - rnd.randrange(0, 15_000))
+        field.append([str(meter), litres, target, rnd.randrange(6, 14), rnd.randrange(-100, -55)])
+    batches = []
+    for hour in range(24):
+        end = START + timedelta(hours=hour + 1)
+        rows = []
+        for m in field:
+            m[1] += rnd.choice([0, 0, 0, 1, 2, 5, 10, 20, 35])
+            rows.append(
+                {
+                    "id": m[0],
+                    "manufacturer": "KAM",
+                    "media": "cold water",
+                    "meter": "kamwater",
+                    "current_status": "",
+                    "time_dry": "",
+                    "time_reversed": "",
+                    "time_leaking": "",
+                    "time_bursting": "",
+                    "total_m3": m[1] / 1000,
+                    "target_m3": m[2] / 1000,
+                    "flow_temperature_c": m[3] + rnd.randrange(0, 2),
+                    "min_external_temperature_last_month_c": 14,
+                    "status": "OK",
+                    "rssi_dbm": m[4] + rnd.randrange(-3, 4),
+                    "link_mode": "c1",
+                    "timestamp": iso_utc(end - timedelta(seconds=rnd.randrange(1, 17))),
+                }
+            )
+        batches.append(
+            readings_batch(
+                gateway="gw-0001",
+                message_id=100 + hour,
+                batch_id=f"hourly-{iso_utc(end)}",
+                interval="hourly",
+                interval_end=end,
+                readings=rows,
+            )
+        )
+    return batches
+
+
+def bytes_per_meter_day(codec_name: str, meters: int = 500) -> float:
+    codec = codec_named(codec_name)
+    total = 0
+    for batch in kamstrup_water_day(meters):
+        payload = codec.encode(batch)
+        assert codec.decode(payload) == batch
+        total += qos1_exchange_bytes(
+            TOPIC, len(payload), mqtt5=True, content_type=codec.content_type
+        )
+    return total / meters
+
+
+def test_compact_hourly_bytes_per_meter_day_is_a_fraction_of_json() -> None:
+    compact, json_ = bytes_per_meter_day("compact"), bytes_per_meter_day("json")
+    # The figure itself is the bench's to report (DESIGN.md §7); printed with -s.
+    print(f"\nhourly Kamstrup water, 500 meters/batch: compact {compact:.0f} B, json {json_:.0f} B")
+    assert compact < json_ / 20
+
+
+@pytest.mark.parametrize("codec", [JsonCodec(), CompactCodec()], ids=lambda c: c.name)
+def test_readings_batch_round_trips(codec: Any) -> None:
+    batch = kamstrup_water_day(20)[0]
+    assert codec.decode(codec.encode(batch)) == batch
+
+
+@pytest.mark.parametrize("codec", [JsonCodec(), CompactCodec()], ids=lambda c: c.name)
+def test_small_documents_round_trip(codec: Any) -> None:
+    for doc in (
+        offline_state(gateway="gw", message_id=1, reason="stopped"),
+        alarm_event(
+            gateway="gw",
+            message_id=2,
+            meter_id="12345678",
+            timestamp=START,
+            status="BURST LEAK",
+            previous_status="OK",
+            raised=["BURST", "LEAK"],
+        ),
+    ):
+        assert codec.decode(codec.encode(doc)) == doc
+
+
+def test_columns_keep_types_and_awkward_values() -> None:
+    rows: list[dict[str, Any]] = [
+        {"id": "00000001", "v": 1, "f": -0.0, "x": 0.1 + 0.2, "t": "2026-03-01T10:00:00.250Z"},
+        {"id": "00000002", "v": 1.0, "f": 0.0, "x": 1e-300, "t": "2026-03-01T10:00:01.000Z"},
+        {"id": "x", "v": True, "f": None, "nested": {"a": [1]}},
+    ]
+    decoded = decode_rows(encode_rows(rows, None))
+    assert decoded == rows
+    assert [type(r["v"]) for r in decoded] == [int, float, bool]
+    assert str(decoded[0]["f"]) == "-0.0"
+
+
+def test_columns_restore_row_order_across_groups() -> None:
+    rows = [{"id": "2", "a": 1}, {"id": "1"}, {"id": "3", "a": 2}]
+    assert decode_rows(encode_rows(rows, None)) == rows
+
+
+def test_unknown_codec_name_is_refused() -> None:
+    with pytest.raises(CodecError, match="compact"):
+        codec_named("protobuf")
+
+
+def test_json_codec_refuses_a_non_object() -> None:
+    with pytest.raises(CodecError, match="not an object"):
+        JsonCodec().decode(b"[1]")
+
+
+def test_compact_codec_refuses_nan() -> None:
+    with pytest.raises(CodecError):
+        CompactCodec().encode({"x": float("nan")})
+
+
+def test_compact_codec_refuses_a_zstd_bomb() -> None:
+    import zstandard
+
+    bomb = zstandard.ZstdCompressor().compress(b"\0" * (17 * 1024 * 1024))
+    with pytest.raises(CodecError, match="over"):
+        CompactCodec().decode(bomb)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200))
+def test_compact_decode_of_any_bytes_is_a_dict_or_codec_error(data: bytes) -> None:
+    with contextlib.suppress(CodecError):
+        assert isinstance(CompactCodec().decode(data), dict)
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63)
+    | st.text(max_size=8)
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.dictionaries(st.sampled_from(["id", "a", "b", "timestamp"]), json_values), max_size=6
+    )
+)
+def test_any_readings_list_round_trips_through_compact(rows: list[dict[str, Any]]) -> None:
+    doc = {"gateway": "g", "interval_end": "2026-03-01T10:00:00Z", "readings": rows}
+    assert CompactCodec().decode(CompactCodec().encode(doc)) == doc

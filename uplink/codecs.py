@@ -1,0 +1,199 @@
+"""Payload codecs: ``json`` (the default) and ``compact`` (CBOR + zstd, for cellular links).
+
+Both carry the same documents (``uplink/schemas``); a head-end decodes either back to the same
+JSON object. The compact frame is documented in docs/uplink.md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import cbor2
+import zstandard
+
+from uplink.columns import ColumnError, decode_rows, encode_rows, iso_to_ms
+
+# Bound on a decoded document: the largest batch (30,000 meters) is a few MiB of JSON.
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+
+COMPACT_FORMAT = 1
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+class CodecError(ValueError):
+    """A payload cannot be encoded or decoded."""
+
+
+class Codec(Protocol):
+    """Turns an uplink document into payload bytes and back."""
+
+    @property
+    def name(self) -> str:
+        """The configuration name (``[uplink] codec``)."""
+        ...
+
+    @property
+    def content_type(self) -> str:
+        """The MQTT 5 content type sent with each publish."""
+        ...
+
+    def encode(self, doc: Mapping[str, Any]) -> bytes:
+        """The payload for ``doc``; :class:`CodecError` if it holds no JSON-like value."""
+        ...
+
+    def decode(self, data: bytes) -> dict[str, Any]:
+        """The document in ``data``; :class:`CodecError` if it is not one."""
+        ...
+
+
+def _check_json_like(value: Any, depth: int = 0) -> None:
+    """Refuse what JSON cannot carry, so that both codecs carry exactly the same documents."""
+    if depth > 64:
+        raise CodecError("document nested deeper than 64 levels")
+    if value is None or isinstance(value, bool | int | str):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise CodecError(f"{value!r} is not a JSON number")
+        return
+    if isinstance(value, list | tuple):
+        for item in value:
+            _check_json_like(item, depth + 1)
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise CodecError(f"object key {key!r} is not a string")
+            _check_json_like(item, depth + 1)
+        return
+    raise CodecError(f"{type(value).__name__} is not a JSON value")
+
+
+class JsonCodec:
+    """UTF-8 JSON with compact separators."""
+
+    name = "json"
+    content_type = "application/json"
+
+    def encode(self, doc: Mapping[str, Any]) -> bytes:
+        """The JSON text of ``doc``."""
+        try:
+            text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise CodecError(f"not encodable as JSON: {exc}") from None
+        return text.encode("utf-8")
+
+    def decode(self, data: bytes) -> dict[str, Any]:
+        """The JSON object in ``data``."""
+        if len(data) > MAX_DOCUMENT_BYTES:
+            raise CodecError(f"payload of {len(data)} bytes is over {MAX_DOCUMENT_BYTES}")
+        try:
+            doc = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise CodecError(f"not JSON: {exc}") from None
+        if not isinstance(doc, dict):
+            raise CodecError(f"JSON payload is a {type(doc).__name__}, not an object")
+        return doc
+
+
+class CompactCodec:
+    """CBOR, with a readings list laid out in columns (:mod:`uplink.columns`), then zstd.
+
+    The frame is a zstd frame (no checksum: TCP and TLS already check) of the CBOR array
+    ``[1, document_without_readings, readings_layout_or_null]``. A frame that zstd would make
+    larger (tiny documents) is sent as the bare CBOR array: a head-end tells the two apart
+    by the zstd magic number ``28 B5 2F FD``, which no CBOR array starts with.
+    """
+
+    name = "compact"
+    content_type = "application/vnd.concentratord.compact"
+
+    def __init__(self, level: int = 19) -> None:
+        self._compressor = zstandard.ZstdCompressor(
+            level=level, write_checksum=False, write_content_size=True
+        )
+
+    def encode(self, doc: Mapping[str, Any]) -> bytes:
+        """The compact frame of ``doc``."""
+        _check_json_like(doc)
+        body = dict(doc)
+        layout = None
+        rows = body.get("readings")
+        if isinstance(rows, list) and rows and all(isinstance(r, Mapping) for r in rows):
+            base_ms = _base_ms(body.get("interval_end"))
+            layout = encode_rows([dict(r) for r in rows], base_ms)
+            del body["readings"]
+        try:
+            raw = cbor2.dumps([COMPACT_FORMAT, body, layout], canonical=True)
+        except (cbor2.CBOREncodeError, TypeError, ValueError) as exc:
+            raise CodecError(f"not encodable as CBOR: {exc}") from None
+        packed = self._compressor.compress(raw)
+        return packed if len(packed) < len(raw) else raw
+
+    def decode(self, data: bytes) -> dict[str, Any]:
+        """The document in a compact frame."""
+        if data.startswith(_ZSTD_MAGIC):
+            data = _decompress(data)
+        try:
+            frame = cbor2.loads(data)
+        except (cbor2.CBORDecodeError, ValueError, TypeError, RecursionError) as exc:
+            raise CodecError(f"not CBOR: {exc}") from None
+        if not (isinstance(frame, list) and len(frame) == 3 and isinstance(frame[1], dict)):
+            raise CodecError("not a compact frame [format, document, readings]")
+        if frame[0] != COMPACT_FORMAT:
+            raise CodecError(f"compact format {frame[0]!r} is not {COMPACT_FORMAT}")
+        doc: dict[str, Any] = frame[1]
+        if frame[2] is not None:
+            try:
+                doc["readings"] = decode_rows(frame[2])
+            except ColumnError as exc:
+                raise CodecError(str(exc)) from None
+        _check_json_like(doc)
+        return doc
+
+
+def _base_ms(interval_end: Any) -> int | None:
+    """Reading times are coded as offsets from the batch's interval end (small numbers)."""
+    if not isinstance(interval_end, str):
+        return None
+    try:
+        return iso_to_ms(interval_end)
+    except ValueError:
+        return None
+
+
+def _decompress(data: bytes) -> bytes:
+    try:
+        size = zstandard.frame_content_size(data)
+        if size > MAX_DOCUMENT_BYTES:
+            raise CodecError(f"frame declares {size} bytes, over {MAX_DOCUMENT_BYTES}")
+        # size is -1 when the frame does not say; then the output bound does the limiting.
+        out = zstandard.ZstdDecompressor().decompress(data, max_output_size=MAX_DOCUMENT_BYTES)
+    except zstandard.ZstdError as exc:
+        raise CodecError(f"not a zstd frame: {exc}") from None
+    return out
+
+
+CODECS: dict[str, type[JsonCodec] | type[CompactCodec]] = {
+    "json": JsonCodec,
+    "compact": CompactCodec,
+}
+
+
+def codec_named(name: str) -> Codec:
+    """The codec for configuration value ``name`` (``json`` or ``compact``)."""
+    try:
+        return CODECS[name]()
+    except KeyError:
+        raise CodecError(f"codec {name!r} is not one of {', '.join(CODECS)}") from None
+
+
+def decode_command_payload(data: bytes, codec: Codec) -> dict[str, Any]:
+    """A command document: JSON always works (operators type commands by hand), and the
+    configured codec's own frames too."""
+    if data.lstrip()[:1] == b"{" or codec.name == "json":
+        return JsonCodec().decode(data)
+    return codec.decode(data)

@@ -1,0 +1,153 @@
+"""Commands from the broker to the daemon's handler, and their replies back.
+
+Where the reply goes: the MQTT 5 response topic (with the command's correlation data), else
+the payload's ``reply_to`` (3.1.1 clients), else ``{prefix}/gateway/{gw}/reply/{name}``.
+A command that cannot run (not ours, malformed, unknown, not allowed, too many at once) is
+answered ``ok: false`` with the reason; it never reaches the handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from uplink.codecs import CodecError, decode_command_payload
+from uplink.commands import Command, CommandRefusedError, Reply, correlation_id_of, parse_command
+from uplink.errors import UplinkError
+from uplink.messages import command_reply
+from uplink.topics import TopicError, check_publish_topic
+
+if TYPE_CHECKING:
+    from uplink.client import MqttUplink
+
+log = logging.getLogger(__name__)
+
+
+class CommandDispatcher:
+    """Runs each received command in its own task, at most ``max_pending`` at once."""
+
+    def __init__(
+        self,
+        uplink: MqttUplink,
+        *,
+        gateway_id: str,
+        message_ids: Callable[[], int],
+        on_command: Callable[[Command], Awaitable[Reply | None]] | None,
+        allowed: frozenset[str] | None,
+        max_pending: int,
+    ) -> None:
+        self._uplink = uplink
+        self._gateway = gateway_id
+        self._message_ids = message_ids
+        self._on_command = on_command
+        self._allowed = allowed
+        self._max_pending = max_pending
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.counters: dict[str, int] = {"received": 0, "refused": 0, "replied": 0}
+
+    def received(
+        self, topic: str, payload: bytes, response_topic: str | None, correlation: bytes | None
+    ) -> None:
+        """A message arrived on the command subscription (called on the asyncio loop)."""
+        try:
+            name = self._uplink.topics.parse_command(topic)
+        except TopicError as exc:
+            # Nowhere sensible to reply: the name is what the reply topic is built from.
+            log.warning("uplink: ignored message on %r: %s", topic, exc)
+            return
+        self.counters["received"] += 1
+        busy = len(self._tasks) >= self._max_pending
+        task = asyncio.create_task(self._run(name, payload, response_topic, correlation, busy))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def cancel_all(self) -> None:
+        """Cancel commands still running (on stop)."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _run(
+        self,
+        name: str,
+        payload: bytes,
+        response_topic: str | None,
+        correlation: bytes | None,
+        busy: bool,
+    ) -> None:
+        doc: dict[str, Any] = {}
+        reply_topic = response_topic
+        reply: Reply | None
+        try:
+            doc = decode_command_payload(payload, self._uplink.codec)
+            reply_topic = reply_topic or self._reply_to(doc)
+            if busy:
+                raise CommandRefusedError(f"busy: {self._max_pending} commands already running")
+            command = parse_command(
+                name,
+                doc,
+                gateway=self._gateway,
+                allowed=self._allowed,
+                correlation_data=correlation,
+            )
+        except (CodecError, CommandRefusedError) as exc:
+            reply = Reply.refused(str(exc))
+        else:
+            reply = await self._handle(command)
+        if reply is None:
+            return
+        if not reply.ok:
+            self.counters["refused"] += 1
+            log.info("uplink: command %s refused: %s", name, reply.error)
+        await self._send(name, reply, reply_topic, correlation, correlation_id_of(doc))
+
+    def _reply_to(self, doc: dict[str, Any]) -> str | None:
+        value = doc.get("reply_to")
+        if value is None:
+            return None
+        try:
+            if not isinstance(value, str):
+                raise TopicError("reply_to is not a string")
+            return check_publish_topic(value)
+        except TopicError as exc:
+            raise CommandRefusedError(f"reply_to: {exc}") from None
+
+    async def _handle(self, command: Command) -> Reply | None:
+        if self._on_command is None:
+            return Reply.refused("this gateway runs no commands")
+        try:
+            return await self._on_command(command)
+        except Exception as exc:  # a daemon bug must not kill the uplink; report it back
+            log.exception("uplink: command %s failed", command.name)
+            return Reply.refused(f"internal error: {type(exc).__name__}: {exc}")
+
+    async def _send(
+        self,
+        name: str,
+        reply: Reply,
+        reply_topic: str | None,
+        correlation: bytes | None,
+        correlation_id: str | None,
+    ) -> None:
+        uplink = self._uplink
+        try:
+            topic = check_publish_topic(reply_topic) if reply_topic else uplink.topics.reply(name)
+        except TopicError:
+            topic = uplink.topics.reply(name)
+        doc = command_reply(
+            gateway=self._gateway,
+            message_id=self._message_ids(),
+            command=name,
+            ok=reply.ok,
+            result=reply.result if reply.ok else None,
+            error=reply.error,
+            correlation_id=correlation_id,
+        )
+        try:
+            await uplink.publish(topic, uplink.codec.encode(doc), correlation_data=correlation)
+        except UplinkError as exc:
+            log.warning("uplink: reply to %s not delivered: %s", name, exc)
+        else:
+            self.counters["replied"] += 1
