@@ -21,7 +21,9 @@ METER = MeterAddress("KAM", "76348799", 0x1B, 0x16)
 
 def telegram(volume_litres: int) -> bytes:
     records = bytes.fromhex("0413") + volume_litres.to_bytes(4, "little")
-    spec = TelegramSpec(METER, records, tpl=Tpl.NONE, ell=EllSpec(access_number=volume_litres & 0xFF))
+    spec = TelegramSpec(
+        METER, records, tpl=Tpl.NONE, ell=EllSpec(access_number=volume_litres & 0xFF)
+    )
     return build_telegram(spec, KEY)
 
 
