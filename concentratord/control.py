@@ -1,0 +1,173 @@
+"""The local control socket that ``concentratorctl`` talks to.
+
+One JSON object per line each way. The peer's uid and groups come from the kernel
+(SO_PEERCRED), its role from ``[control]`` in the configuration; each command names the
+least role it needs. Every change is written to the audit log: when, what, who, from where.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+import struct
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+ROLE_RANK = {"user": 0, "superuser": 1, "administrator": 2}
+MAX_REQUEST = 64 * 1024
+
+Handler = Callable[[dict[str, Any]], Awaitable[Any]]
+RoleOf = Callable[[int, Collection[int]], str | None]
+
+
+@dataclass(frozen=True)
+class ControlCommand:
+    """A command the socket offers: the least role it needs, and whether it changes state."""
+
+    role: str
+    handler: Handler
+    changes: bool = False
+
+
+class ControlError(Exception):
+    """A refusal with a reason for the client."""
+
+
+@dataclass(frozen=True)
+class Peer:
+    """Who is on the other end of a connection."""
+
+    pid: int
+    uid: int
+    gids: tuple[int, ...]
+
+
+def peer_of(sock: socket.socket) -> Peer:
+    """The peer's credentials (SO_PEERCRED) and its supplementary groups (/proc)."""
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    pid, uid, gid = struct.unpack("3i", creds)
+    gids = {gid}
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("Groups:"):
+                gids.update(int(g) for g in line.split()[1:])
+    return Peer(pid, uid, tuple(sorted(gids)))
+
+
+class AuditLog:
+    """Append-only JSON lines: every change made through the control socket."""
+
+    def __init__(self, path: Path, clock: Callable[[], float]) -> None:
+        self.path = path
+        self.clock = clock
+
+    def write(self, peer: Peer, command: str, args: dict[str, Any], outcome: str) -> None:
+        """Record one change (arguments with key material redacted)."""
+        safe = {k: ("<redacted>" if k == "key" else v) for k, v in args.items()}
+        entry = {
+            "time": self.clock(),
+            "who": {"uid": peer.uid, "pid": peer.pid},
+            "from": "control-socket",
+            "command": command,
+            "args": safe,
+            "outcome": outcome,
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a") as f:
+            f.write(json.dumps(entry) + "\n")
+        log.info("audit: uid %d %s %s: %s", peer.uid, command, safe, outcome)
+
+
+class ControlServer:
+    """Serves the control commands on a Unix socket."""
+
+    def __init__(
+        self,
+        path: str,
+        commands: dict[str, ControlCommand],
+        role_of: RoleOf,
+        audit: AuditLog,
+        mode: int = 0o660,
+    ) -> None:
+        self.path = path
+        self.commands = commands
+        self.role_of = role_of
+        self.audit = audit
+        self.mode = mode
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> None:
+        """Listen (replacing a stale socket file from a previous run)."""
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+        self._server = await asyncio.start_unix_server(self._client, self.path)
+        os.chmod(self.path, self.mode)
+
+    async def stop(self) -> None:
+        """Stop listening and remove the socket file."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            sock = writer.get_extra_info("socket")
+            peer = peer_of(sock)
+            line = await asyncio.wait_for(reader.readline(), 10)
+            reply = await self.handle(peer, line)
+            writer.write(json.dumps(reply, default=str).encode() + b"\n")
+            await writer.drain()
+        except (OSError, TimeoutError) as err:
+            log.debug("control client: %s", err)
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    async def handle(self, peer: Peer, line: bytes) -> dict[str, Any]:
+        """The reply to one request line from ``peer``."""
+        try:
+            if len(line) > MAX_REQUEST:
+                raise ControlError("request too long")
+            try:
+                request = json.loads(line)
+            except ValueError:
+                raise ControlError("request is not JSON") from None
+            if not isinstance(request, dict) or not isinstance(request.get("command"), str):
+                raise ControlError("request needs a command")
+            name = request["command"]
+            args = request.get("args") or {}
+            if not isinstance(args, dict):
+                raise ControlError("args must be an object")
+            command = self.commands.get(name)
+            if command is None:
+                raise ControlError(f"unknown command {name!r}")
+            role = self.role_of(peer.uid, peer.gids)
+            if role is None or ROLE_RANK[role] < ROLE_RANK[command.role]:
+                if command.changes:
+                    self.audit.write(peer, name, args, f"refused: needs {command.role}")
+                raise ControlError(f"{name} needs role {command.role}, you have {role or 'none'}")
+            try:
+                result = await command.handler(args)
+            except ControlError as err:
+                if command.changes:
+                    self.audit.write(peer, name, args, f"refused: {err}")
+                raise
+            if command.changes:
+                self.audit.write(peer, name, args, "done")
+            return {"ok": True, "result": result}
+        except ControlError as err:
+            return {"ok": False, "error": str(err)}

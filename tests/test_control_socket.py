@@ -1,0 +1,81 @@
+"""The control socket: roles checked per command, changes audited, bad requests refused.
+Real Unix sockets; the peer credentials come from the kernel."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from concentratord.control import AuditLog, ControlCommand, ControlServer
+from concentratord.ctl import request
+
+
+async def _status(args: dict[str, Any]) -> Any:
+    return {"meters": 3}
+
+
+async def _add_key(args: dict[str, Any]) -> Any:
+    return {"added": args["meter_id"]}
+
+
+COMMANDS = {
+    "status": ControlCommand("user", _status),
+    "keys": ControlCommand("administrator", _add_key, changes=True),
+}
+
+
+def serve(tmp_path: Path, role: str | None, calls: list[tuple[str, dict[str, Any]]]) -> Any:
+    sock = tmp_path / "control.sock"
+    audit = AuditLog(tmp_path / "audit.log", clock=lambda: 1000.0)
+
+    async def main() -> list[Any]:
+        server = ControlServer(str(sock), COMMANDS, lambda uid, gids: role, audit)
+        await server.start()
+        try:
+            results = []
+            for command, args in calls:
+                try:
+                    results.append(await asyncio.to_thread(request, str(sock), command, args))
+                except Exception as err:  # the client's refusal, as the CLI would show it
+                    results.append(str(err))
+            return results
+        finally:
+            await server.stop()
+
+    return asyncio.run(main())
+
+
+def test_user_may_read_status(tmp_path: Path) -> None:
+    assert serve(tmp_path, "user", [("status", {})]) == [{"meters": 3}]
+
+
+def test_user_may_not_change_keys_and_the_refusal_is_audited(tmp_path: Path) -> None:
+    (result,) = serve(tmp_path, "user", [("keys", {"meter_id": "12345678", "key": "00" * 16})])
+    assert "needs role administrator" in result
+    entry = json.loads((tmp_path / "audit.log").read_text())
+    assert entry["outcome"].startswith("refused")
+    assert entry["args"]["key"] == "<redacted>"
+
+
+def test_administrator_change_is_audited_with_who_and_what(tmp_path: Path) -> None:
+    serve(tmp_path, "administrator", [("keys", {"meter_id": "12345678", "key": "00" * 16})])
+    entry = json.loads((tmp_path / "audit.log").read_text())
+    assert entry["command"] == "keys" and entry["outcome"] == "done"
+    assert isinstance(entry["who"]["uid"], int) and entry["time"] == 1000.0
+
+
+def test_peer_without_a_role_is_refused(tmp_path: Path) -> None:
+    (result,) = serve(tmp_path, None, [("status", {})])
+    assert "you have none" in result
+
+
+def test_unknown_command_is_refused_with_a_reason(tmp_path: Path) -> None:
+    (result,) = serve(tmp_path, "administrator", [("format_disk", {})])
+    assert "unknown command" in result
+
+
+def test_socket_file_is_removed_on_stop(tmp_path: Path) -> None:
+    serve(tmp_path, "user", [])
+    assert not (tmp_path / "control.sock").exists()
