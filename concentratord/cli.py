@@ -56,6 +56,25 @@ def _parser() -> argparse.ArgumentParser:
         description="Print demo telegrams built by concentratord's own builder.",
     )
     demo.add_argument("--keys-out", metavar="FILE", help="write the demo meters' keys file")
+
+    simulate = sub.add_parser(
+        "simulate",
+        help="a simulated meter field behind an emulated radio module on a pty",
+        description="Run a simulated meter field behind an emulated module; print its pty.",
+    )
+    simulate.add_argument("--meters", type=int, required=True, metavar="N")
+    simulate.add_argument("--module", required=True, metavar="NAME", help="e.g. im871a")
+    simulate.add_argument("--mode", choices=("fixed", "driveby"), default="fixed")
+    simulate.add_argument("--speed", type=float, default=1.0, help="time scale (60: 1 h/min)")
+    simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument("--keys-out", metavar="FILE", help="write the meters' keys file")
+    simulate.add_argument("--link", metavar="PATH", help="symlink path of the pty")
+    simulate.add_argument("--loss", type=float, default=0.0, help="random loss probability")
+    simulate.add_argument(
+        "--alarm-rate", type=float, default=0.0, help="random alarms per meter per day"
+    )
+    simulate.add_argument("--no-collisions", action="store_true", help="no air collisions")
+    simulate.add_argument("--mix", metavar="KIND=SHARE,...", help="e.g. water=0.8,heat=0.2")
     return parser
 
 
@@ -81,6 +100,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         from concentratord.demo import run_demo
 
         return run_demo(args.keys_out)
+    if args.command == "simulate":
+        from concentratord.simulate_cmd import SimulateOptions, run_simulate
+
+        return run_simulate(
+            SimulateOptions(
+                meters=args.meters,
+                module=args.module,
+                mode=args.mode,
+                speed=args.speed,
+                seed=args.seed,
+                keys_out=args.keys_out,
+                link=args.link,
+                loss=args.loss,
+                alarm_rate=args.alarm_rate,
+                collisions=not args.no_collisions,
+                mix=args.mix,
+            )
+        )
     return 2  # pragma: no cover - argparse enforces the choices
 
 
