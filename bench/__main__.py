@@ -10,11 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import decode_throughput, radio_rate
+from bench import decode_throughput, disk, radio_rate
 
 SCENARIOS: dict[str, Callable[[], dict[str, Any]]] = {
     "decode": decode_throughput.main,
     "radio": radio_rate.main,
+    "disk": disk.main,
 }
 
 
