@@ -271,3 +271,23 @@ def _number(document: dict[str, Any]) -> int:
     if "alarm" in document:
         return int(document["alarm"])
     return int(document["values"][0]["id"])
+
+
+def test_reserved_ids_are_never_handed_out_again(tmp_path: Path) -> None:
+    async def main() -> tuple[range, list[int], list[int]]:
+        store = await Store.open(tmp_path / "s.sqlite", max_bytes=16 << 20, backfill_s=0)
+        first = await store.enqueue([_reserve_item()])
+        reserved = await store.reserve_ids(10)
+        await store.close()
+        store = await Store.open(tmp_path / "s.sqlite", max_bytes=16 << 20, backfill_s=0)
+        after = await store.enqueue([_reserve_item()])
+        await store.close()
+        return reserved, first, after
+
+    reserved, first, after = asyncio.run(main())
+    assert reserved == range(first[0] + 1, first[0] + 11)
+    assert after[0] == reserved[-1] + 1
+
+
+def _reserve_item() -> OutboxItem:
+    return OutboxItem(tenant="t", kind="alarm", created_at=1.0, document={"x": 1})

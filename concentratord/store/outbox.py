@@ -179,6 +179,24 @@ class Store:
             )
         return ids
 
+    async def reserve_ids(self, count: int) -> range:
+        """Hand out ``count`` message ids for documents that are not stored (state, replies).
+
+        Durable like an enqueue: an id once published must never be handed out again, or a
+        head-end dropping duplicates by id would drop a later reading.
+        """
+        if count < 1:
+            raise ValueError("reserve at least one id")
+        async with self._lock, self._transaction(durable=True):
+            first = 1 + await self._scalar(
+                "SELECT max(coalesce((SELECT max(message_id) FROM outbox), 0),"
+                " (SELECT value FROM meta WHERE key = 'last_id'))"
+            )
+            await self._db.execute(
+                "UPDATE meta SET value = ? WHERE key = 'last_id'", (first + count - 1,)
+            )
+        return range(first, first + count)
+
     async def _free(self, need: int) -> bool:
         """Remove the rows the quota drops first until ``need`` bytes are free; any removed?"""
         page_size = await self._pragma("page_size")
