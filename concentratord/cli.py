@@ -17,6 +17,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    run = sub.add_parser(
+        "run",
+        help="run the gateway daemon",
+        description="Run the gateway: radio, pipeline, store, schedules, MQTT uplink.",
+    )
+    run.add_argument("--config", required=True, metavar="FILE", help="the TOML configuration")
+    run.add_argument("--status", action="store_true", help="a live status line on stderr")
+
+    check = sub.add_parser("config", help="check a configuration file")
+    check.add_argument("action", choices=["check"])
+    check.add_argument("--config", required=True, metavar="FILE")
+
     decode = sub.add_parser(
         "decode",
         help="decode hex telegrams from stdin, one JSON object per line on stdout",
@@ -81,6 +93,22 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``concentratord`` console script."""
     args = _parser().parse_args(argv)
+    if args.command == "run":
+        from concentratord.run_cmd import run_daemon
+
+        return run_daemon(args.config, args.status)
+    if args.command == "config":
+        from concentratord.config import ConfigError, check_config
+
+        try:
+            warnings = check_config(args.config)
+        except ConfigError as err:
+            print(f"concentratord: {err}", file=sys.stderr)
+            return 2
+        for warning in warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        print(f"{args.config}: ok")
+        return 0
     if args.command == "decode":
         from concentratord.decode_cmd import run_decode
 

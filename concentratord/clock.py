@@ -18,12 +18,13 @@ class ScaledClock:
         scale: float = 1.0,
         start: float | None = None,
         real: Callable[[], float] = time.time,
+        real_start: float | None = None,
     ) -> None:
         if scale <= 0:
             raise ValueError("time scale must be positive")
         self.scale = scale
         self._real = real
-        self._real_start = real()
+        self._real_start = real() if real_start is None else real_start
         self._start = self._real_start if start is None else start
 
     def __call__(self) -> float:

@@ -151,9 +151,18 @@ class ScheduleConfig(Section):
     hourly: bool = True
     daily: bool = True
     time_scale: Annotated[float, Field(gt=0, le=86_400)] = 1.0
+    # Tests and demos that share simulated time between processes: at real epoch time
+    # time_origin_real the gateway's clock reads time_origin_sim. Unset: it reads real time
+    # at start-up and runs time_scale times faster from there.
+    time_origin_real: float | None = None
+    time_origin_sim: float | None = None
 
     @model_validator(mode="after")
     def _unique(self) -> ScheduleConfig:
+        if (self.time_origin_real is None) != (self.time_origin_sim is None):
+            raise KeyedError(
+                "time_origin_sim", "give time_origin_real and time_origin_sim together"
+            )
         seen: set[str] = set()
         for meter in self.priority_meters:
             if meter in seen:

@@ -1,0 +1,404 @@
+"""``concentratord run``: the radio, the pipeline, the store, the schedules and the uplink,
+wired together and kept running.
+
+Life cycle: open the store (quick check; a corrupt file is moved aside and an alarm raised),
+reserve message ids, connect each tenant's uplink, open the radio, then take frames until
+told to stop. Alarms are stored and published at once; interval values are taken at each
+boundary by APScheduler and published in batches; everything stored goes out oldest first,
+alarms ahead of bulk, marked delivered only on the broker's PUBACK.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from concentratord import __version__
+from concentratord.clock import ScaledClock
+from concentratord.config import Config, load_keys
+from concentratord.config.meters import is_exact, matches
+from concentratord.documents import UNASSIGNED, alarm_item, batch_items, utc
+from concentratord.pipeline import AlarmEvent, Pipeline, Tenant
+from concentratord.publisher import Publisher
+from concentratord.schedule import PERIODS, BoundaryTrigger, IntervalTracker
+from concentratord.store import OutboxItem, RetentionPolicy, Store
+from radio.driver import ModuleDriver
+from radio.frame import LinkMode, RadioFrame
+from uplink import MqttUplink, codec_named, messages
+
+log = logging.getLogger("concentratord")
+
+DAY = 86_400.0
+ID_BLOCK = 1_000
+# Snapshots run this long (simulated seconds) after a boundary, so telegrams received just
+# before it have been through the pipeline; short against any interval.
+GRACE_S = 10.0
+
+
+@dataclass
+class GatewayAlarm:
+    """An alarm of the gateway itself (not of a meter)."""
+
+    name: str
+    detail: str
+    timestamp: float
+
+
+@dataclass
+class DaemonState:
+    """What the status line, the control socket and get_status report."""
+
+    started: float
+    recent_alarms: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=200))
+    gateway_alarms: list[GatewayAlarm] = field(default_factory=list)
+    batches: int = 0
+
+
+class Daemon:
+    """One running gateway."""
+
+    def __init__(
+        self,
+        config: Config,
+        config_file: str,
+        *,
+        clock: ScaledClock | None = None,
+        driver_factory: Callable[[], ModuleDriver] | None = None,
+    ) -> None:
+        self.config = config
+        self.config_file = config_file
+        schedule = config.schedule
+        self.clock = clock or ScaledClock(
+            schedule.time_scale,
+            start=schedule.time_origin_sim,
+            real_start=schedule.time_origin_real,
+        )
+        self.gateway = config.gateway.id
+        self.state = DaemonState(started=self.clock())
+        self.priority_meters: set[str] = set(config.schedule.priority_meters)
+        self._driver_factory = driver_factory
+        self.keys = load_keys(config, config_file)
+        self.tenants = {t.name: t for t in config.tenants}
+        self.pipeline = Pipeline(
+            [
+                Tenant(
+                    t.name,
+                    self.keys.get(t.name, {}),
+                    raw=t.payload == "raw",
+                    meters=_matcher(t.meters),
+                )
+                for t in config.tenants
+            ],
+            max_meters=config.limits.visible_meters,
+        )
+        self.store: Store | None = None
+        self.uplinks: dict[str, MqttUplink] = {}
+        self.publishers: dict[str, Publisher] = {}
+        self.driver: ModuleDriver | None = None
+        self.tracker = IntervalTracker(self.clock, GRACE_S)
+        self._ids: deque[int] = deque()
+        self._scheduler: AsyncIOScheduler | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._snapshot_lock = asyncio.Lock()
+
+    # -- message ids for documents that are not stored ------------------------------------
+
+    def next_id(self) -> int:
+        """A message id for a state document or a reply (from a durable reservation)."""
+        if len(self._ids) < ID_BLOCK // 10 and self.store is not None:
+            self._tasks.append(asyncio.ensure_future(self._refill_ids()))
+        if not self._ids:
+            raise RuntimeError("message ids exhausted before the reservation came back")
+        return self._ids.popleft()
+
+    async def _refill_ids(self) -> None:
+        assert self.store is not None
+        if len(self._ids) < ID_BLOCK // 10:
+            self._ids.extend(await self.store.reserve_ids(ID_BLOCK))
+
+    # -- life cycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open everything; return when the radio is configured and the schedules run."""
+        cfg = self.config
+        self.store = await Store.open(
+            cfg.storage.path,
+            max_bytes=cfg.storage.max_bytes,
+            backfill_s=cfg.storage.backfill_days * DAY,
+            retention=RetentionPolicy(
+                raw_keep_s=cfg.storage.retention_raw_months * 31 * DAY,
+                daily_keep_s=cfg.storage.retention_daily_years * 366 * DAY,
+            ),
+        )
+        await self._refill_ids()
+        if self.store.recovered_from is not None:
+            await self._gateway_alarm(
+                "STORE_CORRUPT", f"store was corrupt; moved aside to {self.store.recovered_from}"
+            )
+        for tenant in cfg.tenants:
+            uplink = MqttUplink(
+                cfg.broker_settings(tenant),
+                gateway_id=self.gateway,
+                online_state=self.online_document,
+                offline_state=self.offline_document,
+                message_ids=self.next_id,
+                prefix=tenant.uplink.prefix,
+                codec=codec_named(tenant.uplink.codec),
+                on_command=self._command_handler(tenant.name),
+            )
+            self.uplinks[tenant.name] = uplink
+            publisher = Publisher(
+                tenant.name,
+                self.store,
+                uplink,
+                window=tenant.uplink.max_inflight,
+                backlog_rate=tenant.uplink.backlog_rate,
+                clock=self.clock,
+            )
+            self.publishers[tenant.name] = publisher
+            await uplink.start()
+            publisher.start()
+        self.driver = self._make_driver()
+        await self.driver.start()
+        self._tasks.append(asyncio.create_task(self._frames(self.driver), name="frames"))
+        self._start_schedules()
+
+    def _make_driver(self) -> ModuleDriver:
+        if self._driver_factory is not None:
+            return self._driver_factory()
+        from radio.modules.registry import driver_class
+
+        radio = self.config.radio
+        cls = driver_class(radio.module if radio.module != "auto" else "im871a")
+        return cls(
+            radio.port,
+            LinkMode(radio.mode),
+            clock=self.clock,
+            queue_size=self.config.limits.frame_queue,
+        )
+
+    def _start_schedules(self) -> None:
+        kinds = ["5min"]  # always: priority meters may be set by a command later
+        if self.config.schedule.hourly:
+            kinds.append("hourly")
+        if self.config.schedule.daily:
+            kinds.append("daily")
+        scheduler = AsyncIOScheduler()
+        for kind in kinds:
+            self.tracker.start(kind)
+            scheduler.add_job(
+                self.take_intervals,
+                BoundaryTrigger(self.clock, PERIODS[kind], GRACE_S),
+                args=[kind],
+                id=kind,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+            )
+        scheduler.add_job(self.retention, BoundaryTrigger(self.clock, DAY, 3600.0), id="retention")
+        scheduler.start()
+        self._scheduler = scheduler
+
+    async def stop(self) -> None:
+        """Stop taking frames, publish what can be published quickly, close everything."""
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+        if self.driver is not None:
+            await self.driver.stop()
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for publisher in self.publishers.values():
+            await publisher.stop()
+        for uplink in self.uplinks.values():
+            with contextlib.suppress(Exception):
+                await uplink.stop()
+        if self.store is not None:
+            await self.store.close()
+
+    # -- frames ---------------------------------------------------------------------------
+
+    async def _frames(self, driver: ModuleDriver) -> None:
+        async for frame in driver.frames():
+            await self.take_frame(frame)
+
+    async def take_frame(self, frame: RadioFrame) -> None:
+        """One frame through the pipeline; an alarm is stored and published at once."""
+        previous = None
+        meter = None
+        if len(frame.raw) >= 8:
+            meter = self.pipeline.meters.get(frame.raw[4:8][::-1].hex().upper())
+            previous = meter.flags if meter is not None else None
+        outcome = self.pipeline.process(frame)
+        if outcome.alarm is not None:
+            await self._store_alarm(outcome.alarm, previous)
+
+    async def _store_alarm(self, event: AlarmEvent, previous: frozenset[str] | None) -> None:
+        assert self.store is not None
+        previous_status = " ".join(sorted(previous)) if previous else "OK"
+        item = alarm_item(self.gateway, event, previous_status)
+        await self.store.enqueue([item])
+        self.state.recent_alarms.append(
+            {
+                "id": event.meter_id,
+                "tenant": event.tenant,
+                "time": messages.iso_utc(utc(event.timestamp)),
+                "status": event.status,
+                "raised": sorted(event.raised),
+                "cleared": sorted(event.cleared),
+            }
+        )
+        self.publishers[event.tenant].wake.set()
+
+    async def _gateway_alarm(self, name: str, detail: str) -> None:
+        assert self.store is not None
+        now = self.clock()
+        self.state.gateway_alarms.append(GatewayAlarm(name, detail, now))
+        log.error("gateway alarm %s: %s", name, detail)
+        items = []
+        for tenant in self.config.tenants:
+            document = {
+                "type": "gateway_alarm",
+                "gateway": self.gateway,
+                "schema": 1,
+                "message_id": UNASSIGNED,
+                "alarm": name,
+                "detail": detail,
+                "time": messages.iso_utc(utc(now)),
+            }
+            items.append(OutboxItem(tenant.name, "alarm", now, document))
+        await self.store.enqueue(items)
+
+    # -- intervals ------------------------------------------------------------------------
+
+    async def take_intervals(self, kind: str) -> None:
+        """Store the interval values of every due ``kind`` boundary (catching up if late)."""
+        async with self._snapshot_lock:
+            for end in self.tracker.due(kind):
+                await self._store_interval(kind, end)
+
+    async def _store_interval(self, kind: str, end: float) -> None:
+        assert self.store is not None
+        meters = self.priority_meters if kind == "5min" else None
+        if kind == "5min" and not meters:
+            return
+        readings = self.pipeline.snapshot(end, meters)
+        by_tenant: dict[str, list[Any]] = {}
+        for reading in readings:
+            by_tenant.setdefault(reading.tenant, []).append(reading)
+        items: list[OutboxItem] = []
+        now = self.clock()
+        for tenant, tenant_readings in by_tenant.items():
+            batch = self.tenants[tenant].uplink.batch_meters
+            items += batch_items(self.gateway, tenant, kind, end, tenant_readings, batch, now)
+        if items:
+            await self.store.enqueue(items)
+            self.state.batches += len(items)
+            for tenant in by_tenant:
+                self.publishers[tenant].wake.set()
+
+    async def retention(self) -> None:
+        """Thin and expire delivered data past its horizon."""
+        assert self.store is not None
+        result = await self.store.apply_retention(self.clock())
+        log.info("retention: %s", result)
+
+    # -- documents ------------------------------------------------------------------------
+
+    def counters(self) -> dict[str, int]:
+        """Gateway counters for state and stats documents."""
+        c = self.pipeline.counters
+        out = {
+            "frames": c.frames,
+            "readings": c.readings,
+            "repeats": c.repeats,
+            "decode_errors": c.decode_errors,
+            "no_key": c.no_key,
+            "wrong_key": c.wrong_key,
+            "alarms": c.alarms,
+            "meters": len(self.pipeline.meters),
+            "batches": self.state.batches,
+        }
+        if self.driver is not None:
+            out["radio_reconnects"] = self.driver.counters.reconnects
+            out["radio_bad_frames"] = self.driver.counters.bad_frames
+        return out
+
+    def online_document(self) -> dict[str, Any]:
+        """The retained ``online`` state (fresh counters at every connect)."""
+        info = self.driver.module_info() if self.driver is not None else None
+        radio = {
+            "module": self.config.radio.module,
+            "port": self.config.radio.port,
+            "mode": self.config.radio.mode,
+        }
+        if info is not None:
+            radio.update(type=info.module, firmware=info.firmware or "", id=info.module_id or "")
+        return messages.online_state(
+            gateway=self.gateway,
+            message_id=self.next_id(),
+            time=utc(self.clock()),
+            version=__version__,
+            profile=self.config.gateway.profile,
+            radio=radio,
+            uptime_s=int(self.clock() - self.state.started),
+            counters=self.counters(),
+        )
+
+    def offline_document(self, reason: str) -> dict[str, Any]:
+        """The retained ``offline`` state (last will, or on a clean stop)."""
+        return messages.offline_state(
+            gateway=self.gateway, message_id=self.next_id(), reason=reason
+        )
+
+    def _command_handler(self, tenant: str) -> Any:
+        from concentratord.headend import HeadEndCommands
+
+        return HeadEndCommands(self, tenant).handle
+
+    # -- status ---------------------------------------------------------------------------
+
+    async def status(self) -> dict[str, Any]:
+        """Gateway status for the control socket, get_status and the status line."""
+        queue = await self.store.stats() if self.store is not None else {}
+        return {
+            "gateway": self.gateway,
+            "profile": self.config.gateway.profile,
+            "version": __version__,
+            "time": messages.iso_utc(utc(self.clock())),
+            "uptime_s": int(self.clock() - self.state.started),
+            "radio": {
+                "module": self.config.radio.module,
+                "mode": self.config.radio.mode,
+                "configured": self.driver is not None and self.driver.configured_mode is not None,
+            },
+            "uplink": {
+                name: {
+                    "connected": u.connected.is_set(),
+                    "published": self.publishers[name].counters.published,
+                    "last_publish": self.publishers[name].counters.last_publish,
+                }
+                for name, u in self.uplinks.items()
+            },
+            "counters": self.counters(),
+            "queue": queue,
+            "gateway_alarms": [a.__dict__ for a in self.state.gateway_alarms],
+        }
+
+
+def _matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    exact = {p for p in patterns if is_exact(p)}
+    wild = [p for p in patterns if p not in exact]
+
+    def owns(meter_id: str) -> bool:
+        return meter_id in exact or any(matches(p, meter_id) for p in wild)
+
+    return owns

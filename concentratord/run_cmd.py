@@ -1,0 +1,110 @@
+"""``concentratord run --config FILE``: the daemon in the foreground, as systemd runs it.
+
+Exit status: 0 after SIGTERM/SIGINT, 1 when start-up fails (no radio, no store), 2 when
+the configuration is refused (systemd's RestartPreventExitStatus=2: restarting would not
+help). With ``--status`` a one-line status goes to stderr every second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from concentratord.config import ConfigError, load_config
+
+log = logging.getLogger("concentratord")
+
+
+def status_line(status: dict[str, Any]) -> str:
+    """The live one-liner: meters heard, alarms, queue depth, last publish."""
+    counters = status["counters"]
+    queue = status.get("queue", {})
+    pending = queue.get("pending_total", queue.get("pending", "?"))
+    if isinstance(pending, dict):
+        pending = sum(v for v in pending.values() if isinstance(v, int))
+    uplinks = status["uplink"]
+    connected = sum(1 for u in uplinks.values() if u["connected"])
+    published = sum(u["published"] for u in uplinks.values())
+    return (
+        f"{status['time'][:19]}  meters {counters['meters']}  telegrams {counters['frames']}"
+        f"  readings {counters['readings']}  alarms {counters['alarms']}"
+        f"  batches {counters['batches']}  queue {pending}  published {published}"
+        f"  broker {connected}/{len(uplinks)}"
+    )
+
+
+async def _run(config_file: str, show_status: bool) -> int:
+    from concentratord.control import AuditLog, ControlServer
+    from concentratord.control_commands import commands, load_local_keys
+    from concentratord.daemon import Daemon
+    from radio.driver import ModuleError
+
+    config = load_config(config_file)
+    daemon = Daemon(config, config_file)
+    load_local_keys(daemon)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    notify = _notifier()
+    try:
+        await daemon.start()
+    except (ModuleError, OSError) as err:
+        log.error("start-up failed: %s", err)
+        await daemon.stop()
+        return 1
+    control = ControlServer(
+        config.control.socket,
+        commands(daemon),
+        config.control.role_of,
+        AuditLog(Path(config.gateway.state_dir) / "audit.log", clock=daemon.clock),
+        mode=config.control.socket_mode,
+    )
+    try:
+        await control.start()
+    except OSError as err:
+        log.warning("control socket %s not available: %s", config.control.socket, err)
+    notify("READY=1")
+    log.info("concentratord %s running as gateway %s", config.gateway.profile, config.gateway.id)
+    watchdog_s = int(os.environ.get("WATCHDOG_USEC", "0")) / 2e6
+    tick = min(1.0, watchdog_s) if watchdog_s else 1.0
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), tick)
+        notify("WATCHDOG=1")
+        if show_status:
+            print(status_line(await daemon.status()), file=sys.stderr, flush=True)
+    notify("STOPPING=1")
+    await control.stop()
+    await daemon.stop()
+    return 0
+
+
+def _notifier() -> Any:
+    if not os.environ.get("NOTIFY_SOCKET"):
+        return lambda _message: None
+    import sdnotify
+
+    return sdnotify.SystemdNotifier().notify
+
+
+def run_daemon(config_file: str, show_status: bool) -> int:
+    """Entry point for ``concentratord run``."""
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # APScheduler logs every job run at INFO: noise at a 5-minute cadence.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    try:
+        return asyncio.run(_run(config_file, show_status))
+    except ConfigError as err:
+        print(f"concentratord: {err}", file=sys.stderr)
+        return 2
