@@ -95,7 +95,7 @@ fuzz-long: setup
 # ---------------------------------------------------------------------------------- jobs
 
 run: setup
-	bash scripts/demo-decode.sh
+	bash scripts/run-demo.sh
 
 bench: setup
 	$(PY) -m bench
