@@ -5,70 +5,49 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
+from functools import partial
 
 import pytest
 
-from protocols.telegram import MeterAddress
-from protocols.wmbus.build import TelegramSpec, Tpl, build_telegram
 from radio.driver import ModuleError, ReplyEvent, TelegramEvent
 from radio.frame import LinkMode
 from radio.modules import amber
 from radio.modules.amber import Amb8465Driver, AmberFramer, command_frame, rssi_dbm, rssi_raw
 from radio.sim.amber import Amb8465Emulator
 from radio.transport import Backoff
+from tests.radio_helpers import (
+    ALL_MODES,
+    check_every_telegram_arrives,
+    check_kept_during_configuration,
+    check_unplug_and_replug,
+    run_driver,
+    running,
+    send_amid_garbage,
+    take,
+    varied_telegrams,
+)
+from tests.radio_helpers import seeded_telegram as telegram
 
-
-def telegram(n: int, payload: int = 6) -> bytes:
-    """A telegram without link-layer CRCs; ``payload`` bytes of (seeded) record data."""
-    meter = MeterAddress("KAM", f"{10000000 + n:08d}", 0x1B, 0x16)
-    records = random.Random(n).randbytes(payload)
-    return build_telegram(TelegramSpec(meter, records, tpl=Tpl.NONE))
-
-
-def varied_telegrams(count: int, seed: int) -> list[bytes]:
-    """Telegrams of many lengths, their data random-looking like encrypted payloads."""
-    rng = random.Random(seed)
-    return [telegram(n, rng.randint(0, 150)) for n in range(count)]
-
-
-def started(emu: Amb8465Emulator) -> Iterator[Amb8465Emulator]:
-    emu.start()
-    try:
-        yield emu
-    finally:
-        emu.close()
+run = partial(run_driver, driver=Amb8465Driver)
 
 
 @pytest.fixture
 def emulator() -> Iterator[Amb8465Emulator]:
-    yield from started(Amb8465Emulator())
+    with running(Amb8465Emulator()) as emu:
+        yield emu
 
 
 @pytest.fixture
 def transparent() -> Iterator[Amb8465Emulator]:
-    yield from started(Amb8465Emulator(command_form=False))
+    with running(Amb8465Emulator(command_form=False)) as emu:
+        yield emu
 
 
 @pytest.fixture(params=[True, False], ids=["command", "transparent"])
 def either_form(request: pytest.FixtureRequest) -> Iterator[Amb8465Emulator]:
-    yield from started(Amb8465Emulator(command_form=request.param))
-
-
-def run(
-    emulator: Amb8465Emulator,
-    body: Callable[[Amb8465Driver], Awaitable[None]],
-    mode: LinkMode = LinkMode.C1,
-) -> None:
-    async def main() -> None:
-        driver = Amb8465Driver(emulator.path, mode, backoff=Backoff(0.05, 0.5))
-        await driver.start(start_timeout=5)
-        try:
-            await body(driver)
-        finally:
-            await driver.stop()
-
-    asyncio.run(asyncio.wait_for(main(), 30))
+    with running(Amb8465Emulator(command_form=request.param)) as emu:
+        yield emu
 
 
 def test_commands_carry_the_xor_checksum() -> None:
@@ -88,7 +67,7 @@ def test_rssi_round_trips_through_the_module_encoding() -> None:
     assert rssi_dbm(rssi_raw(-95.5)) == -95.5
 
 
-@pytest.mark.parametrize("mode", [LinkMode.C1, LinkMode.T1, LinkMode.S1, LinkMode.C1T1])
+@pytest.mark.parametrize("mode", ALL_MODES)
 def test_start_sets_the_link_mode_and_reads_it_back(
     emulator: Amb8465Emulator, mode: LinkMode
 ) -> None:
@@ -111,9 +90,7 @@ def test_module_info_reports_type_firmware_and_serial(emulator: Amb8465Emulator)
 
 
 def test_a_refused_mode_fails_start() -> None:
-    emu = Amb8465Emulator(refuse_modes=True)
-    emu.start()
-    try:
+    with running(Amb8465Emulator(refuse_modes=True)) as emu:
 
         async def main() -> None:
             driver = Amb8465Driver(emu.path, LinkMode.C1, backoff=Backoff(0.05, 0.2))
@@ -121,8 +98,6 @@ def test_a_refused_mode_fails_start() -> None:
                 await driver.start(start_timeout=0.5)
 
         asyncio.run(main())
-    finally:
-        emu.close()
 
 
 def test_ping_is_answered(emulator: Amb8465Emulator) -> None:
@@ -136,14 +111,7 @@ def test_every_telegram_arrives_with_its_rssi(either_form: Amb8465Emulator) -> N
     frames = varied_telegrams(200, 8465)
     sent = [(frame, -40.0 - n % 60) for n, frame in enumerate(frames)]
 
-    async def body(driver: Amb8465Driver) -> None:
-        # From a thread: a full pty would otherwise block the loop that drains it.
-        await asyncio.to_thread(lambda: [either_form.deliver(frame, rssi) for frame, rssi in sent])
-        got = [await driver.next_frame(5) for _ in sent]
-        assert [(f.raw, f.rssi_dbm) for f in got] == sent
-        assert all(f.link_mode is LinkMode.C1 for f in got)
-
-    run(either_form, body)
+    run(either_form, lambda driver: check_every_telegram_arrives(driver, either_form, sent))
 
 
 def test_garbage_between_and_inside_command_frames_loses_no_whole_frame(
@@ -153,18 +121,19 @@ def test_garbage_between_and_inside_command_frames_loses_no_whole_frame(
     rng = random.Random(8465)
     frames = varied_telegrams(100, 8466)
 
+    def noise(rng: random.Random, garbage: bytes) -> bytes:
+        if rng.random() < 0.3:
+            garbage = b"\xff" + garbage  # a false start byte
+        if rng.random() < 0.2:
+            garbage += b"\xff\x03" + bytes([rng.randint(11, 255)])  # a false data start
+        return garbage
+
+    def truncated(rng: random.Random, frame: bytes) -> bytes:
+        return emulator.encode_telegram(frame, -70, LinkMode.C1)[:7]
+
     async def body(driver: Amb8465Driver) -> None:
-        for frame in frames:
-            garbage = rng.randbytes(rng.randint(1, 30))
-            if rng.random() < 0.3:
-                garbage = b"\xff" + garbage  # a false start byte
-            if rng.random() < 0.2:
-                garbage += b"\xff\x03" + bytes([rng.randint(11, 255)])  # a false data start
-            emulator.send(garbage)
-            if rng.random() < 0.2:
-                emulator.send(emulator.encode_telegram(frame, -70, LinkMode.C1)[:7])
-            emulator.deliver(frame, -70)
-        got = [(await driver.next_frame(5)).raw for _ in frames]
+        send_amid_garbage(emulator, frames, rng, noise, truncated)
+        got = await take(driver, len(frames))
         assert got == frames
         assert driver.counters.resyncs > 0
 
@@ -240,30 +209,11 @@ def test_reply_of_an_impossible_length_is_refused_at_once() -> None:
 
 
 def test_telegrams_arriving_during_configuration_are_kept(either_form: Amb8465Emulator) -> None:
-    async def body(driver: Amb8465Driver) -> None:
-        either_form.deliver(telegram(1), -70)
-        await driver.configure()
-        assert (await driver.next_frame(5)).raw == telegram(1)
-
-    run(either_form, body)
+    run(
+        either_form,
+        lambda driver: check_kept_during_configuration(driver, either_form, telegram(1)),
+    )
 
 
 def test_unplug_and_replug_resumes_within_five_seconds(emulator: Amb8465Emulator) -> None:
-    async def body(driver: Amb8465Driver) -> None:
-        emulator.deliver(telegram(1), -70)
-        assert (await driver.next_frame(5)).raw == telegram(1)
-        emulator.unplug()
-        await asyncio.sleep(0.3)
-        emulator.replug()
-        loop = asyncio.get_running_loop()
-        started_at = loop.time()
-        while emulator.mode is None:  # the driver sets the mode again on the fresh module
-            assert loop.time() - started_at < 5, "driver did not reconfigure within 5 s"
-            await asyncio.sleep(0.05)
-        await driver.wait_configured(5)
-        emulator.deliver(telegram(2), -70)
-        assert (await driver.next_frame(5)).raw == telegram(2)
-        assert loop.time() - started_at < 5
-        assert driver.counters.reconnects == 1
-
-    run(emulator, body)
+    run(emulator, lambda driver: check_unplug_and_replug(driver, emulator, telegram))

@@ -4,50 +4,36 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
+from functools import partial
 
 import pytest
 
-from protocols.telegram import MeterAddress
-from protocols.wmbus.build import TelegramSpec, Tpl, build_telegram
 from protocols.wmbus.link import FrameFormat, add_crcs, strip_crcs
 from radio.driver import ModuleError
-from radio.frame import LinkMode
+from radio.frame import LinkMode, RadioFrame
 from radio.modules.cul import CulDriver, CulFramer, rssi_dbm, rssi_raw
 from radio.sim.cul import CulEmulator
-from radio.transport import Backoff
+from tests.radio_helpers import (
+    check_kept_during_configuration,
+    check_unplug_and_replug,
+    run_driver,
+    running,
+    send_amid_garbage,
+    telegram,
+)
 
-
-def telegram(n: int, records: int = 1) -> bytes:
-    meter = MeterAddress("KAM", f"{10000000 + n:08d}", 0x1B, 0x16)
-    data = b"".join(
-        bytes.fromhex("0413") + (1000 + n + i).to_bytes(4, "little") for i in range(records)
-    )
-    return build_telegram(TelegramSpec(meter, data, tpl=Tpl.NONE))
+run = partial(run_driver, driver=CulDriver)
 
 
 @pytest.fixture
 def emulator() -> Iterator[CulEmulator]:
-    emu = CulEmulator()
-    emu.start()
-    yield emu
-    emu.close()
+    with running(CulEmulator()) as emu:
+        yield emu
 
 
-def run(
-    emulator: CulEmulator,
-    body: Callable[[CulDriver], Awaitable[None]],
-    mode: LinkMode = LinkMode.C1,
-) -> None:
-    async def main() -> None:
-        driver = CulDriver(emulator.path, mode, backoff=Backoff(0.05, 0.5))
-        await driver.start(start_timeout=5)
-        try:
-            await body(driver)
-        finally:
-            await driver.stop()
-
-    asyncio.run(asyncio.wait_for(main(), 30))
+def without_crcs(frame: RadioFrame) -> bytes:
+    return strip_crcs(frame.raw)[0]
 
 
 def test_rssi_byte_converts_to_dbm() -> None:
@@ -127,9 +113,7 @@ def test_t1_telegrams_arrive_in_format_a_as_t1(emulator: CulEmulator) -> None:
 
 
 def test_c1_in_format_a_is_recognised_by_its_prefix() -> None:
-    emu = CulEmulator(c1_format=FrameFormat.A)
-    emu.start()
-    try:
+    with running(CulEmulator(c1_format=FrameFormat.A)) as emu:
 
         async def body(driver: CulDriver) -> None:
             emu.deliver(telegram(3), -70)
@@ -138,8 +122,6 @@ def test_c1_in_format_a_is_recognised_by_its_prefix() -> None:
             assert strip_crcs(frame.raw) == (telegram(3), FrameFormat.A)
 
         run(emu, body)
-    finally:
-        emu.close()
 
 
 def test_nanocul_does_not_deliver_telegrams_longer_than_148_bytes(emulator: CulEmulator) -> None:
@@ -182,19 +164,16 @@ def test_garbage_between_and_inside_lines_loses_no_whole_telegram_after_it(
     rng = random.Random(1101)
     frames = [telegram(n) for n in range(100)]
 
+    def noise(rng: random.Random, garbage: bytes) -> bytes:
+        return b"bY" + garbage if rng.random() < 0.3 else garbage  # a false start
+
+    def truncated(rng: random.Random, frame: bytes) -> bytes:
+        # A truncated line: its start, then nothing of the rest.
+        return emulator.encode_telegram(frame, -70, LinkMode.C1)[:20]
+
     async def body(driver: CulDriver) -> None:
-        for frame in frames:
-            garbage = rng.randbytes(rng.randint(1, 30))
-            if rng.random() < 0.3:
-                garbage = b"bY" + garbage  # a false start
-            emulator.send(garbage)
-            if rng.random() < 0.2:
-                # A truncated line: its start, then nothing of the rest.
-                emulator.send(emulator.encode_telegram(frame, -70, LinkMode.C1)[:20])
-            emulator.deliver(frame, -70)
-        got: list[bytes] = []
-        while len(got) < len(frames):
-            got.append(strip_crcs((await driver.next_frame(5)).raw)[0])
+        send_amid_garbage(emulator, frames, rng, noise, truncated)
+        got = [without_crcs(await driver.next_frame(5)) for _ in frames]
         assert got == frames
         assert driver.counters.resyncs + driver.counters.bad_frames > 0
 
@@ -202,30 +181,11 @@ def test_garbage_between_and_inside_lines_loses_no_whole_telegram_after_it(
 
 
 def test_telegrams_arriving_during_configuration_are_kept(emulator: CulEmulator) -> None:
-    async def body(driver: CulDriver) -> None:
-        emulator.deliver(telegram(1), -70)
-        await driver.configure()
-        assert strip_crcs((await driver.next_frame(5)).raw)[0] == telegram(1)
-
-    run(emulator, body)
+    run(
+        emulator,
+        lambda driver: check_kept_during_configuration(driver, emulator, telegram(1), without_crcs),
+    )
 
 
 def test_unplug_and_replug_resumes_within_five_seconds(emulator: CulEmulator) -> None:
-    async def body(driver: CulDriver) -> None:
-        emulator.deliver(telegram(1), -70)
-        assert strip_crcs((await driver.next_frame(5)).raw)[0] == telegram(1)
-        emulator.unplug()
-        await asyncio.sleep(0.3)
-        emulator.replug()
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        while emulator.mode is None:  # the driver reconfigures the fresh module
-            assert loop.time() - started < 5, "driver did not reconfigure within 5 s"
-            await asyncio.sleep(0.05)
-        await driver.wait_configured(5)
-        emulator.deliver(telegram(2), -70)
-        assert strip_crcs((await driver.next_frame(5)).raw)[0] == telegram(2)
-        assert loop.time() - started < 5
-        assert driver.counters.reconnects == 1
-
-    run(emulator, body)
+    run(emulator, lambda driver: check_unplug_and_replug(driver, emulator, telegram, without_crcs))

@@ -16,13 +16,16 @@ from radio.frame import LinkMode
 from radio.modules.rawtty import HexFramer, HexTtyDriver, RawFramer, RawTtyDriver
 from radio.modules.registry import driver_class
 from radio.sim.rawtty import RawTtyEmulator
-from radio.transport import Backoff
-
-
-def telegram(n: int) -> bytes:
-    meter = MeterAddress("KAM", f"{10000000 + n:08d}", 0x1B, 0x16)
-    records = bytes.fromhex("0413") + (1000 + n).to_bytes(4, "little")
-    return build_telegram(TelegramSpec(meter, records, tpl=Tpl.NONE))
+from tests.radio_helpers import (
+    ALL_MODES,
+    check_kept_during_configuration,
+    check_unplug_and_replug,
+    run_driver,
+    running,
+    send_amid_garbage,
+    take,
+    telegram,
+)
 
 
 def raws(events: Sequence[object]) -> list[bytes]:
@@ -31,18 +34,14 @@ def raws(events: Sequence[object]) -> list[bytes]:
 
 @pytest.fixture
 def emulator() -> Iterator[RawTtyEmulator]:
-    emu = RawTtyEmulator()
-    emu.start()
-    yield emu
-    emu.close()
+    with running(RawTtyEmulator()) as emu:
+        yield emu
 
 
 @pytest.fixture
 def hex_emulator() -> Iterator[RawTtyEmulator]:
-    emu = RawTtyEmulator(hex_stream=True, prefix="0x")
-    emu.start()
-    yield emu
-    emu.close()
+    with running(RawTtyEmulator(hex_stream=True, prefix="0x")) as emu:
+        yield emu
 
 
 def run(
@@ -50,27 +49,15 @@ def run(
     body: Callable[[RawTtyDriver], Awaitable[None]],
     mode: LinkMode = LinkMode.C1,
 ) -> None:
-    async def main() -> None:
-        cls = HexTtyDriver if emulator.hex_stream else RawTtyDriver
-        driver = cls(emulator.path, mode, backoff=Backoff(0.05, 0.5))
-        await driver.start(start_timeout=5)
-        try:
-            await body(driver)
-        finally:
-            await driver.stop()
-
-    asyncio.run(asyncio.wait_for(main(), 30))
-
-
-async def take(driver: RawTtyDriver, count: int) -> list[bytes]:
-    return [(await driver.next_frame(5)).raw for _ in range(count)]
+    driver = HexTtyDriver if emulator.hex_stream else RawTtyDriver
+    run_driver(emulator, body, mode, driver=driver)
 
 
 def test_the_registry_name_rawtty_is_the_binary_driver() -> None:
     assert driver_class("rawtty") is RawTtyDriver
 
 
-@pytest.mark.parametrize("mode", [LinkMode.C1, LinkMode.T1, LinkMode.S1, LinkMode.C1T1])
+@pytest.mark.parametrize("mode", ALL_MODES)
 def test_start_records_the_mode_and_sends_nothing(emulator: RawTtyEmulator, mode: LinkMode) -> None:
     async def body(driver: RawTtyDriver) -> None:
         assert driver.configured_mode is mode
@@ -133,15 +120,16 @@ def test_garbage_between_and_inside_frames_loses_no_whole_frame_after_it(
     rng = random.Random(2024)
     frames = [telegram(n) for n in range(100)]
 
+    def noise(rng: random.Random, garbage: bytes) -> bytes:
+        if rng.random() < 0.3:
+            garbage = bytes([rng.randint(10, 60), 0x44]) + garbage  # a false start
+        return garbage
+
+    def truncated(rng: random.Random, frame: bytes) -> bytes:
+        return frame[: rng.randint(2, len(frame) - 1)]
+
     async def body(driver: RawTtyDriver) -> None:
-        for frame in frames:
-            garbage = rng.randbytes(rng.randint(1, 30))
-            if rng.random() < 0.3:
-                garbage = bytes([rng.randint(10, 60), 0x44]) + garbage  # a false start
-            emulator.send(garbage)
-            if rng.random() < 0.2:
-                emulator.send(frame[: rng.randint(2, len(frame) - 1)])  # a truncated frame
-            emulator.deliver(frame)
+        send_amid_garbage(emulator, frames, rng, noise, truncated)
         assert await take(driver, len(frames)) == frames
         assert driver.counters.resyncs > 0
 
@@ -149,33 +137,11 @@ def test_garbage_between_and_inside_frames_loses_no_whole_frame_after_it(
 
 
 def test_telegrams_arriving_during_configuration_are_kept(emulator: RawTtyEmulator) -> None:
-    async def body(driver: RawTtyDriver) -> None:
-        emulator.deliver(telegram(1))
-        await driver.configure()
-        assert (await driver.next_frame(5)).raw == telegram(1)
-
-    run(emulator, body)
+    run(emulator, lambda driver: check_kept_during_configuration(driver, emulator, telegram(1)))
 
 
 def test_unplug_and_replug_resumes_within_five_seconds(emulator: RawTtyEmulator) -> None:
-    async def body(driver: RawTtyDriver) -> None:
-        emulator.deliver(telegram(1))
-        assert (await driver.next_frame(5)).raw == telegram(1)
-        emulator.unplug()
-        await asyncio.sleep(0.3)
-        emulator.replug()
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        while driver.counters.reconnects == 0:
-            assert loop.time() - started < 5, "driver did not reopen within 5 s"
-            await asyncio.sleep(0.05)
-        await driver.wait_configured(5)
-        emulator.deliver(telegram(2))
-        assert (await driver.next_frame(5)).raw == telegram(2)
-        assert loop.time() - started < 5
-        assert driver.counters.reconnects == 1
-
-    run(emulator, body)
+    run(emulator, lambda driver: check_unplug_and_replug(driver, emulator, reconfigures=False))
 
 
 def test_hex_lines_arrive_without_waiting_for_the_idle_gap(hex_emulator: RawTtyEmulator) -> None:

@@ -4,39 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 
 import pytest
 
-from protocols.telegram import MeterAddress
-from protocols.wmbus.build import TelegramSpec, Tpl, build_telegram
 from radio.driver import TelegramEvent
 from radio.frame import LinkMode
+from radio.framing import MIN_L
 from radio.modules import radiocrafts as rc
 from radio.modules.radiocrafts import Rc1180Driver, Rc1180Framer, rssi_dbm, rssi_raw
 from radio.sim.radiocrafts import Rc1180Emulator
-from radio.transport import Backoff
+from tests.radio_helpers import (
+    ALL_MODES,
+    check_every_telegram_arrives,
+    check_kept_during_configuration,
+    check_unplug_and_replug,
+    run_driver,
+    running,
+    varied_telegrams,
+)
+from tests.radio_helpers import seeded_telegram as telegram
 
-
-def telegram(n: int, payload: int = 6) -> bytes:
-    """A telegram without link-layer CRCs; ``payload`` bytes of (seeded) record data."""
-    meter = MeterAddress("KAM", f"{10000000 + n:08d}", 0x1B, 0x16)
-    records = random.Random(n).randbytes(payload)
-    return build_telegram(TelegramSpec(meter, records, tpl=Tpl.NONE))
-
-
-def varied_telegrams(count: int, seed: int) -> list[bytes]:
-    """Telegrams of many lengths, their data random-looking like encrypted payloads."""
-    rng = random.Random(seed)
-    return [telegram(n, rng.randint(0, 150)) for n in range(count)]
+run = partial(run_driver, driver=Rc1180Driver)
 
 
 @pytest.fixture
 def emulator() -> Iterator[Rc1180Emulator]:
-    emu = Rc1180Emulator()
-    emu.start()
-    yield emu
-    emu.close()
+    with running(Rc1180Emulator()) as emu:
+        yield emu
 
 
 async def until(condition: Callable[[], bool], timeout: float = 2.0) -> None:
@@ -48,22 +44,6 @@ async def until(condition: Callable[[], bool], timeout: float = 2.0) -> None:
         await asyncio.sleep(0.01)
 
 
-def run(
-    emulator: Rc1180Emulator,
-    body: Callable[[Rc1180Driver], Awaitable[None]],
-    mode: LinkMode = LinkMode.C1,
-) -> None:
-    async def main() -> None:
-        driver = Rc1180Driver(emulator.path, mode, backoff=Backoff(0.05, 0.5))
-        await driver.start(start_timeout=5)
-        try:
-            await body(driver)
-        finally:
-            await driver.stop()
-
-    asyncio.run(asyncio.wait_for(main(), 30))
-
-
 def test_rssi_byte_converts_to_dbm() -> None:
     assert rssi_dbm(0) == 0.0
     assert rssi_dbm(145) == -72.5
@@ -73,7 +53,7 @@ def test_rssi_round_trips_through_the_module_encoding() -> None:
     assert rssi_dbm(rssi_raw(-95.5)) == -95.5
 
 
-@pytest.mark.parametrize("mode", [LinkMode.C1, LinkMode.T1, LinkMode.S1, LinkMode.C1T1])
+@pytest.mark.parametrize("mode", ALL_MODES)
 def test_start_sets_the_mode_register_and_reads_it_back(
     emulator: Rc1180Emulator, mode: LinkMode
 ) -> None:
@@ -101,17 +81,13 @@ def test_configuration_ends_by_leaving_config_mode(emulator: Rc1180Emulator) -> 
 
 
 def test_memory_already_right_is_not_rewritten() -> None:
-    emu = Rc1180Emulator(mbus_mode=rc.LINK_MODE_CODES[LinkMode.C1], rssi_mode=1)
-    emu.start()
-    try:
+    with running(Rc1180Emulator(mbus_mode=rc.LINK_MODE_CODES[LinkMode.C1], rssi_mode=1)) as emu:
 
         async def body(driver: Rc1180Driver) -> None:
             assert emu.memory_writes == 0
             assert rc.WRITE_MEMORY not in emu.commands
 
         run(emu, body)
-    finally:
-        emu.close()
 
 
 def test_memory_is_written_once_across_reconfigurations(emulator: Rc1180Emulator) -> None:
@@ -136,14 +112,7 @@ def test_every_telegram_arrives_with_its_rssi(emulator: Rc1180Emulator) -> None:
     frames = varied_telegrams(200, 1180)
     sent = [(frame, -40.0 - n % 60) for n, frame in enumerate(frames)]
 
-    async def body(driver: Rc1180Driver) -> None:
-        # From a thread: a full pty would otherwise block the loop that drains it.
-        await asyncio.to_thread(lambda: [emulator.deliver(frame, rssi) for frame, rssi in sent])
-        got = [await driver.next_frame(5) for _ in sent]
-        assert [(f.raw, f.rssi_dbm) for f in got] == sent
-        assert all(f.link_mode is LinkMode.C1 for f in got)
-
-    run(emulator, body)
+    run(emulator, lambda driver: check_every_telegram_arrives(driver, emulator, sent))
 
 
 def test_garbage_and_truncated_frames_lose_no_frame_that_followed(
@@ -158,7 +127,7 @@ def test_garbage_and_truncated_frames_lose_no_frame_that_followed(
         for frame in frames:
             garbage = rng.randbytes(rng.randint(1, 20))
             if rng.random() < 0.3:
-                garbage = bytes([rng.randint(rc.MIN_L, 255), 0x44]) + garbage
+                garbage = bytes([rng.randint(MIN_L, 255), 0x44]) + garbage
             if rng.random() < 0.3:
                 garbage += emulator.encode_telegram(frame, -70, LinkMode.C1)[:7]
             emulator.send(garbage + emulator.encode_telegram(frame, -70, LinkMode.C1))
@@ -205,30 +174,8 @@ def test_prompt_after_a_telegram_is_told_apart() -> None:
 
 
 def test_telegrams_arriving_during_configuration_are_kept(emulator: Rc1180Emulator) -> None:
-    async def body(driver: Rc1180Driver) -> None:
-        emulator.deliver(telegram(1), -70)
-        await driver.configure()
-        assert (await driver.next_frame(5)).raw == telegram(1)
-
-    run(emulator, body)
+    run(emulator, lambda driver: check_kept_during_configuration(driver, emulator, telegram(1)))
 
 
 def test_unplug_and_replug_resumes_within_five_seconds(emulator: Rc1180Emulator) -> None:
-    async def body(driver: Rc1180Driver) -> None:
-        emulator.deliver(telegram(1), -70)
-        assert (await driver.next_frame(5)).raw == telegram(1)
-        emulator.unplug()
-        await asyncio.sleep(0.3)
-        emulator.replug()
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        while emulator.mode is None:  # the driver reconfigures the restarted module
-            assert loop.time() - started < 5, "driver did not reconfigure within 5 s"
-            await asyncio.sleep(0.05)
-        await driver.wait_configured(5)
-        emulator.deliver(telegram(2), -70)
-        assert (await driver.next_frame(5)).raw == telegram(2)
-        assert loop.time() - started < 5
-        assert driver.counters.reconnects == 1
-
-    run(emulator, body)
+    run(emulator, lambda driver: check_unplug_and_replug(driver, emulator, telegram))

@@ -7,56 +7,38 @@ import asyncio
 import os
 import random
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from protocols.telegram import MeterAddress
-from protocols.wmbus.build import TelegramSpec, Tpl, build_telegram
 from radio.frame import LinkMode
 from radio.modules.rtlwmbus import RtlWmbusDriver
 from radio.process_transport import StableBackoff
 from radio.sim.rtlwmbus import RtlWmbusEmulator, rtl_line
 from radio.transport import Backoff
+from tests.radio_helpers import (
+    ALL_MODES,
+    check_kept_during_configuration,
+    check_unplug_and_replug,
+    run_driver,
+    running,
+    send_amid_garbage,
+    take,
+    telegram,
+)
 
-
-def telegram(n: int) -> bytes:
-    meter = MeterAddress("KAM", f"{10000000 + n:08d}", 0x1B, 0x16)
-    records = bytes.fromhex("0413") + (1000 + n).to_bytes(4, "little")
-    return build_telegram(TelegramSpec(meter, records, tpl=Tpl.NONE))
+run_on = partial(run_driver, driver=RtlWmbusDriver)
 
 
 @pytest.fixture
 def emulator() -> Iterator[RtlWmbusEmulator]:
-    emu = RtlWmbusEmulator()
-    emu.start()
-    yield emu
-    emu.close()
+    with running(RtlWmbusEmulator()) as emu:
+        yield emu
 
 
-def run_on(
-    port: str,
-    body: Callable[[RtlWmbusDriver], Awaitable[None]],
-    mode: LinkMode = LinkMode.C1,
-    backoff: Backoff | None = None,
-) -> None:
-    async def main() -> None:
-        driver = RtlWmbusDriver(port, mode, backoff=backoff or Backoff(0.05, 0.5))
-        await driver.start(start_timeout=5)
-        try:
-            await body(driver)
-        finally:
-            await driver.stop()
-
-    asyncio.run(asyncio.wait_for(main(), 30))
-
-
-async def take(driver: RtlWmbusDriver, count: int) -> list[bytes]:
-    return [(await driver.next_frame(5)).raw for _ in range(count)]
-
-
-@pytest.mark.parametrize("mode", [LinkMode.C1, LinkMode.T1, LinkMode.S1, LinkMode.C1T1])
+@pytest.mark.parametrize("mode", ALL_MODES)
 def test_start_records_the_requested_mode(emulator: RtlWmbusEmulator, mode: LinkMode) -> None:
     async def body(driver: RtlWmbusDriver) -> None:
         assert driver.configured_mode is mode
@@ -88,9 +70,7 @@ def test_every_telegram_arrives_with_its_rssi_and_mode_column(emulator: RtlWmbus
 
 
 def test_bare_hex_lines_take_the_configured_mode_and_no_rssi() -> None:
-    emu = RtlWmbusEmulator(bare=True)
-    emu.start()
-    try:
+    with running(RtlWmbusEmulator(bare=True)) as emu:
 
         async def body(driver: RtlWmbusDriver) -> None:
             emu.deliver(telegram(1))
@@ -98,8 +78,6 @@ def test_bare_hex_lines_take_the_configured_mode_and_no_rssi() -> None:
             assert (frame.raw, frame.rssi_dbm, frame.link_mode) == (telegram(1), None, LinkMode.T1)
 
         run_on(emu.path, body, LinkMode.T1)
-    finally:
-        emu.close()
 
 
 def test_several_telegrams_on_one_line_all_arrive(emulator: RtlWmbusEmulator) -> None:
@@ -131,16 +109,15 @@ def test_garbage_between_and_inside_lines_loses_no_whole_telegram_after_it(
     rng = random.Random(433)
     frames = [telegram(n) for n in range(100)]
 
+    def noise(rng: random.Random, garbage: bytes) -> bytes:
+        return garbage + b"C1;1;" if rng.random() < 0.3 else garbage  # a false header
+
+    def truncated(rng: random.Random, frame: bytes) -> bytes:
+        # A truncated line: its start, then nothing of the rest.
+        return emulator.encode_telegram(frame, -70, LinkMode.C1)[:50]
+
     async def body(driver: RtlWmbusDriver) -> None:
-        for frame in frames:
-            garbage = rng.randbytes(rng.randint(1, 30))
-            if rng.random() < 0.3:
-                garbage += b"C1;1;"  # a false header
-            emulator.send(garbage)
-            if rng.random() < 0.2:
-                # A truncated line: its start, then nothing of the rest.
-                emulator.send(emulator.encode_telegram(frame, -70, LinkMode.C1)[:50])
-            emulator.deliver(frame, -70)
+        send_amid_garbage(emulator, frames, rng, noise, truncated)
         assert await take(driver, len(frames)) == frames
         assert driver.counters.resyncs + driver.counters.bad_frames > 0
 
@@ -148,33 +125,15 @@ def test_garbage_between_and_inside_lines_loses_no_whole_telegram_after_it(
 
 
 def test_telegrams_arriving_during_configuration_are_kept(emulator: RtlWmbusEmulator) -> None:
-    async def body(driver: RtlWmbusDriver) -> None:
-        emulator.deliver(telegram(1))
-        await driver.configure()
-        assert (await driver.next_frame(5)).raw == telegram(1)
-
-    run_on(emulator.path, body)
+    run_on(
+        emulator.path, lambda driver: check_kept_during_configuration(driver, emulator, telegram(1))
+    )
 
 
 def test_unplug_and_replug_resumes_within_five_seconds(emulator: RtlWmbusEmulator) -> None:
-    async def body(driver: RtlWmbusDriver) -> None:
-        emulator.deliver(telegram(1))
-        assert (await driver.next_frame(5)).raw == telegram(1)
-        emulator.unplug()
-        await asyncio.sleep(0.3)
-        emulator.replug()
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        while driver.counters.reconnects == 0:
-            assert loop.time() - started < 5, "driver did not reopen within 5 s"
-            await asyncio.sleep(0.05)
-        await driver.wait_configured(5)
-        emulator.deliver(telegram(2))
-        assert (await driver.next_frame(5)).raw == telegram(2)
-        assert loop.time() - started < 5
-        assert driver.counters.reconnects == 1
-
-    run_on(emulator.path, body)
+    run_on(
+        emulator.path, lambda driver: check_unplug_and_replug(driver, emulator, reconfigures=False)
+    )
 
 
 def write_lines(path: Path, frames: list[bytes]) -> None:

@@ -282,6 +282,44 @@ def _check_special(dif: int, pos: int) -> None:
     raise FormatError(f"reserved special DIF 0x{dif:02X}", offset=pos)
 
 
+_DATA_PAST_BLOCK = "record data runs past the end of the block"
+_DATA_SHORTER_THAN_LAYOUT = "compact data shorter than its layout"
+
+
+def _record(
+    raw_header: bytes, h: Header, buf: bytes, at: int, offset: int, overrun: str
+) -> tuple[Record, int]:
+    """(record, end of its data) for header ``h`` whose data starts at ``at`` in ``buf``.
+
+    ``offset`` is the position the record reports; ``overrun`` the message when a
+    fixed-length field runs past the end of ``buf``."""
+    size = DATA_LENGTH[h.data_field]
+    if size >= 0:
+        stop = at + size
+        if stop > len(buf):
+            raise TruncatedError(overrun, offset=len(buf))
+        d = buf[at:stop]
+        value, raw = _value(h, d, at)
+    else:  # LVAR
+        value, raw, d, stop = _lvar_value(h, buf, at)
+    record = Record(
+        raw_header,
+        d,
+        h.function,
+        h.storage,
+        h.tariff,
+        h.subunit,
+        h.vif_range,
+        h.unit,
+        value,
+        raw,
+        h.combinables,
+        h.manufacturer_vifes,
+        offset,
+    )
+    return record, stop
+
+
 def parse_records(data: bytes) -> list[Record]:
     """All data records of a variable-data block (the application data after the TPL).
 
@@ -293,7 +331,6 @@ def parse_records(data: bytes) -> list[Record]:
     out: list[Record] = []
     n = len(data)
     pos = 0
-    cache = _CACHE
     while pos < n:
         dif = data[pos]
         if dif & 0x0F == FIELD_SPECIAL:
@@ -304,40 +341,9 @@ def parse_records(data: bytes) -> list[Record]:
                 out.append(_manufacturer_record(dif, data[pos + 1 :], pos))
                 break
             _check_special(dif, pos)
-        end = _scan_header(data, pos)
-        raw_header = data[pos:end]
-        h = cache.get(raw_header)
-        if h is None:
-            h = _decode_header(raw_header, pos)
-            if len(cache) < _CACHE_LIMIT:
-                cache[raw_header] = h
-        size = DATA_LENGTH[h.data_field]
-        if size >= 0:
-            stop = end + size
-            if stop > n:
-                raise TruncatedError("record data runs past the end of the block", offset=n)
-            d = data[end:stop]
-            value, raw = _value(h, d, end)
-        else:  # LVAR
-            value, raw, d, stop = _lvar_value(h, data, end)
-        out.append(
-            Record(
-                raw_header,
-                d,
-                h.function,
-                h.storage,
-                h.tariff,
-                h.subunit,
-                h.vif_range,
-                h.unit,
-                value,
-                raw,
-                h.combinables,
-                h.manufacturer_vifes,
-                pos,
-            )
-        )
-        pos = stop
+        raw_header, h, end = _header_at(data, pos)
+        record, pos = _record(raw_header, h, data, end, pos, _DATA_PAST_BLOCK)
+        out.append(record)
     return out
 
 
@@ -352,7 +358,6 @@ def parse_compact(layout: bytes, data: bytes) -> list[Record]:
     layout = bytes(layout)
     data = bytes(data)
     out: list[Record] = []
-    n = len(data)
     pos = 0
     lpos = 0
     ln = len(layout)
@@ -369,33 +374,8 @@ def parse_compact(layout: bytes, data: bytes) -> list[Record]:
                 return out
             _check_special(dif, lpos)
         raw_header, h, lpos = _header_at(layout, lpos)
-        size = DATA_LENGTH[h.data_field]
-        if size >= 0:
-            stop = pos + size
-            if stop > n:
-                raise TruncatedError("compact data shorter than its layout", offset=n)
-            d = data[pos:stop]
-            value, raw = _value(h, d, pos)
-        else:
-            value, raw, d, stop = _lvar_value(h, data, pos)
-        out.append(
-            Record(
-                raw_header,
-                d,
-                h.function,
-                h.storage,
-                h.tariff,
-                h.subunit,
-                h.vif_range,
-                h.unit,
-                value,
-                raw,
-                h.combinables,
-                h.manufacturer_vifes,
-                pos,
-            )
-        )
-        pos = stop
+        record, pos = _record(raw_header, h, data, pos, pos, _DATA_SHORTER_THAN_LAYOUT)
+        out.append(record)
     if data[pos:].strip(b"\x2f"):
         raise FormatError("compact data longer than its layout", offset=pos)
     return out

@@ -30,11 +30,13 @@ from radio.driver import (
     TelegramEvent,
 )
 from radio.frame import LinkMode
-from radio.framing import BufferFramer, Parsed, Scan
-from radio.modules.radiocrafts import (
+from radio.framing import (
     MIN_L,
     TELEGRAM_C_FIELDS,
+    BufferFramer,
     Follow,
+    Parsed,
+    Scan,
     next_telegram_start,
     scan_l_frame,
 )

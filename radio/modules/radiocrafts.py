@@ -16,7 +16,6 @@ answer. The memory is non-volatile, so it is written only when it differs from w
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from enum import Enum
 from typing import ClassVar
 
@@ -30,107 +29,16 @@ from radio.driver import (
     TelegramEvent,
 )
 from radio.frame import LinkMode
-from radio.framing import BufferFramer, Parsed, Scan
+from radio.framing import (
+    BufferFramer,
+    Follow,
+    Parsed,
+    Scan,
+    next_telegram_start,
+    scan_l_frame,
+)
 
 log = logging.getLogger(__name__)
-
-# -- L-framed telegrams (shared with the Amber transparent form) ------------------------
-
-# C fields of telegrams a meter sends (EN 13757-4 table 1): SND_NR, SND_IR, ACC_NR,
-# ACC_DMD, RSP_UD and their variants.
-TELEGRAM_C_FIELDS = frozenset({0x44, 0x46, 0x47, 0x48, 0x06, 0x08, 0x18, 0x28, 0x38})
-MIN_L = 10  # C, M (2), A (6) and CI at least
-
-
-def manufacturer_plausible(low: int, high: int) -> bool:
-    """Whether an M field (two wire bytes) spells three letters A-Z."""
-    m_field = low | high << 8
-    if m_field & 0x8000:
-        return False
-    return all(1 <= (m_field >> shift) & 0x1F <= 26 for shift in (10, 5, 0))
-
-
-def telegram_start_plausible(buf: bytearray, pos: int) -> bool:
-    """Whether a telegram may start at ``pos``, judged on the bytes already there.
-
-    Used only for what follows a frame: the M check is stricter than what we ask of the
-    frame itself (a meter with an unregistered M still gets through on its own)."""
-    end = len(buf)
-    if buf[pos] < MIN_L:
-        return False
-    if pos + 1 < end and buf[pos + 1] not in TELEGRAM_C_FIELDS:
-        return False
-    return not (pos + 3 < end and not manufacturer_plausible(buf[pos + 2], buf[pos + 3]))
-
-
-class Follow(Enum):
-    """Whether what comes after a frame vouches for it."""
-
-    YES = "yes"  # nothing yet, or frames that fit end to end
-    NO = "no"  # noise
-    WAIT = "wait"  # a start whose frame is not complete yet: decide when it is
-
-
-FollowerCheck = Callable[[bytearray, int], "Follow | None"]
-
-
-def follow_chain(
-    buf: bytearray, pos: int, trailer: int, other: FollowerCheck | None = None
-) -> Follow:
-    """Whether the bytes from ``pos`` are nothing or a whole plausible next frame.
-
-    ``other`` judges starts that are not telegrams (module replies); None leaves the
-    position to the telegram check. A start whose frame is still incomplete says WAIT
-    rather than yes: a false candidate's span often ends inside the real frame behind it,
-    on a byte that merely looks like a start, and the real frame then completes first.
-    Only the next frame is asked: one truncated frame further on must not cost the whole
-    frames before it."""
-    end = len(buf)
-    if pos == end:
-        return Follow.YES
-    if other is not None:
-        verdict = other(buf, pos)
-        if verdict is not None:
-            return verdict
-    if not telegram_start_plausible(buf, pos):
-        return Follow.NO
-    if pos + 1 == end or pos + buf[pos] + 1 + trailer > end:
-        return Follow.WAIT
-    return Follow.YES
-
-
-def scan_l_frame(buf: bytearray, trailer: int, other: FollowerCheck | None = None) -> int | Scan:
-    """The length (L + 1 + ``trailer``) of an L-framed telegram at the front of ``buf``.
-
-    NEED_MORE while it is incomplete or what follows cannot be judged yet (a false start
-    is then dropped by the driver's idle gap); BAD when the front is no telegram start or
-    noise follows the frame. A real frame followed directly by line noise is lost that way:
-    without a CRC it cannot be told from a false start inside the noise."""
-    if buf[0] < MIN_L:
-        return Scan.BAD
-    if len(buf) < 2:
-        return Scan.NEED_MORE
-    if buf[1] not in TELEGRAM_C_FIELDS:
-        return Scan.BAD
-    total = buf[0] + 1 + trailer
-    if len(buf) < total:
-        return Scan.NEED_MORE
-    verdict = follow_chain(buf, total, trailer, other)
-    if verdict is Follow.YES:
-        return total
-    return Scan.NEED_MORE if verdict is Follow.WAIT else Scan.BAD
-
-
-def next_telegram_start(buf: bytearray, after: int) -> int:
-    """The first index at or after ``after`` where an (L, C) pair may start."""
-    end = len(buf)
-    for pos in range(after, end):
-        if buf[pos] >= MIN_L and (pos + 1 == end or buf[pos + 1] in TELEGRAM_C_FIELDS):
-            return pos
-    return end
-
-
-# -- RC1180 host protocol ---------------------------------------------------------------
 
 ENTER_CONFIG = b"\x00"
 PROMPT = 0x3E  # '>'

@@ -27,15 +27,18 @@ from typing import ClassVar
 
 from radio.driver import Event, Framer, ModuleDriver, ModuleInfo, TelegramEvent
 from radio.frame import LinkMode
-from radio.framing import BufferFramer, Parsed, Scan
+from radio.framing import (
+    MIN_L,
+    TELEGRAM_C_FIELDS,
+    BufferFramer,
+    Parsed,
+    Scan,
+    manufacturer_plausible,
+)
 from radio.transport import Backoff
 
 log = logging.getLogger(__name__)
 
-# C fields of telegrams a meter sends (EN 13757-4 table 1): SND_NR, SND_IR, ACC_NR,
-# ACC_DMD, RSP_UD and their variants.
-TELEGRAM_C_FIELDS = frozenset({0x44, 0x46, 0x47, 0x48, 0x06, 0x08, 0x18, 0x28, 0x38})
-MIN_L = 10  # C M(2) A(6) CI: anything shorter carries nothing
 HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 MAX_LINE_DIGITS = 8192  # longer than any telegram line
 CI_OFFSET = 10  # L C M(2) A(6) CI
@@ -46,17 +49,14 @@ KNOWN_CI = frozenset(
 )
 
 
-def _letters_ok(m_field: int) -> bool:
-    letters = ((m_field >> 10) & 0x1F, (m_field >> 5) & 0x1F, m_field & 0x1F)
-    return not m_field & 0x8000 and all(1 <= c <= 26 for c in letters)
-
-
 def plausible_start(buf: bytearray | bytes, at: int) -> bool:
     """Whether a telegram may start at ``at`` as far as its bytes are in: L >= 10, a
     meter's C field, a manufacturer of three letters A-Z, a CI field we know.
 
     Without a start byte or checksum these are the only evidence there is; the price is
     that telegrams of meters with a flag outside A-Z or an unknown CI are not recognised.
+    Stricter than :func:`radio.framing.scan_l_frame` (RC1180, Amber), which has an RSSI
+    byte and a module behind it and judges a candidate by what follows it instead.
     """
     have = len(buf) - at
     if have <= 0:
@@ -65,7 +65,7 @@ def plausible_start(buf: bytearray | bytes, at: int) -> bool:
         return False
     if have >= 2 and buf[at + 1] not in TELEGRAM_C_FIELDS:
         return False
-    if have >= 4 and not _letters_ok(buf[at + 2] | buf[at + 3] << 8):
+    if have >= 4 and not manufacturer_plausible(buf[at + 2], buf[at + 3]):
         return False
     return have <= CI_OFFSET or buf[at + CI_OFFSET] in KNOWN_CI
 
