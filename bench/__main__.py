@@ -10,12 +10,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import decode_throughput, disk, radio_rate
+from bench import daemon_field, decode_throughput, disk, radio_rate, uplink_bytes
 
 SCENARIOS: dict[str, Callable[[], dict[str, Any]]] = {
     "decode": decode_throughput.main,
     "radio": radio_rate.main,
     "disk": disk.main,
+    "uplink": uplink_bytes.main,
+    "field": daemon_field.field_main,
+    "alarm_latency": daemon_field.alarm_latency_main,
+    "drain": daemon_field.drain_main,
 }
 
 

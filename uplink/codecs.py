@@ -9,22 +9,54 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import cbor2
 import zstandard
 
-from uplink.columns import ColumnError, decode_rows, encode_rows, iso_to_ms
+from uplink.columns import (
+    ColumnError,
+    decode_rows,
+    decode_rows_delta,
+    encode_rows,
+    encode_rows_delta,
+    iso_to_ms,
+)
 
 # Bound on a decoded document: the largest batch (30,000 meters) is a few MiB of JSON.
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 
-COMPACT_FORMAT = 1
+COMPACT_FORMAT = 1  # self-contained: [1, document, readings_layout]
+DELTA_FORMAT = 2  # against a reference batch: [2, document, delta_layout, [ref_id, ref_end]]
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 class CodecError(ValueError):
     """A payload cannot be encoded or decoded."""
+
+
+class MissingReferenceError(CodecError):
+    """A delta frame names a reference batch the decoder was not given.
+
+    ``message_id`` and ``interval_end`` (ISO text, or None) name it: a head-end that missed it
+    asks for it with the ``backfill`` command (interval ending at ``interval_end``) and
+    decodes this frame again once it has it.
+    """
+
+    def __init__(self, message_id: int, interval_end: str | None) -> None:
+        super().__init__(f"delta frame needs reference message {message_id} ({interval_end})")
+        self.message_id = message_id
+        self.interval_end = interval_end
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A readings batch that the head-end holds, to code a later batch of the same meters
+    against: its message id and its document as the head-end decoded it."""
+
+    message_id: int
+    document: Mapping[str, Any]
 
 
 class Codec(Protocol):
@@ -116,43 +148,98 @@ class CompactCodec:
             level=level, write_checksum=False, write_content_size=True
         )
 
-    def encode(self, doc: Mapping[str, Any]) -> bytes:
-        """The compact frame of ``doc``."""
+    def encode(self, doc: Mapping[str, Any], reference: Reference | None = None) -> bytes:
+        """The compact frame of ``doc``; a delta frame against ``reference`` when given and
+        both hold a readings list (the decoder then needs the reference)."""
         _check_json_like(doc)
         body = dict(doc)
         layout = None
+        frame: list[Any]
         rows = body.get("readings")
+        ref_rows = None if reference is None else reference.document.get("readings")
         if isinstance(rows, list) and rows and all(isinstance(r, Mapping) for r in rows):
             base_ms = _base_ms(body.get("interval_end"))
-            layout = encode_rows([dict(r) for r in rows], base_ms)
             del body["readings"]
+            if (
+                reference is not None
+                and isinstance(ref_rows, list)
+                and all(isinstance(r, dict) for r in ref_rows)
+            ):
+                ref_end = reference.document.get("interval_end")
+                layout = encode_rows_delta([dict(r) for r in rows], ref_rows, base_ms)
+                ref = [reference.message_id, ref_end if isinstance(ref_end, str) else None]
+                frame = [DELTA_FORMAT, body, layout, ref]
+            else:
+                frame = [COMPACT_FORMAT, body, encode_rows([dict(r) for r in rows], base_ms)]
+        else:
+            frame = [COMPACT_FORMAT, body, layout]
         try:
-            raw = cbor2.dumps([COMPACT_FORMAT, body, layout], canonical=True)
+            raw = cbor2.dumps(frame, canonical=True)
         except (cbor2.CBOREncodeError, TypeError, ValueError) as exc:
             raise CodecError(f"not encodable as CBOR: {exc}") from None
         packed = self._compressor.compress(raw)
         return packed if len(packed) < len(raw) else raw
 
-    def decode(self, data: bytes) -> dict[str, Any]:
-        """The document in a compact frame."""
-        if data.startswith(_ZSTD_MAGIC):
-            data = _decompress(data)
-        try:
-            frame = cbor2.loads(data)
-        except (cbor2.CBORDecodeError, ValueError, TypeError, RecursionError) as exc:
-            raise CodecError(f"not CBOR: {exc}") from None
-        if not (isinstance(frame, list) and len(frame) == 3 and isinstance(frame[1], dict)):
-            raise CodecError("not a compact frame [format, document, readings]")
-        if frame[0] != COMPACT_FORMAT:
-            raise CodecError(f"compact format {frame[0]!r} is not {COMPACT_FORMAT}")
+    def decode(
+        self, data: bytes, references: Mapping[int, Mapping[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """The document in a compact frame. A delta frame needs its reference's document
+        in ``references`` (by message id), else :class:`MissingReferenceError`."""
+        frame = _frame(data)
         doc: dict[str, Any] = frame[1]
-        if frame[2] is not None:
-            try:
+        try:
+            if frame[0] == DELTA_FORMAT:
+                ref_id, ref_end = frame[3]
+                reference = (references or {}).get(ref_id)
+                if reference is None:
+                    raise MissingReferenceError(ref_id, ref_end)
+                ref_rows = reference.get("readings")
+                if not (isinstance(ref_rows, list) and all(isinstance(r, dict) for r in ref_rows)):
+                    raise CodecError(f"reference message {ref_id} holds no readings list")
+                doc["readings"] = decode_rows_delta(frame[2], ref_rows)
+            elif frame[2] is not None:
                 doc["readings"] = decode_rows(frame[2])
-            except ColumnError as exc:
-                raise CodecError(str(exc)) from None
+        except ColumnError as exc:
+            raise CodecError(str(exc)) from None
         _check_json_like(doc)
         return doc
+
+
+def reference_of(data: bytes) -> tuple[int, str | None] | None:
+    """The reference a compact frame needs (message id, interval end), None if it needs none.
+
+    A head-end checks this before decoding, to ask for a missed reference in time.
+    """
+    frame = _frame(data)
+    if frame[0] != DELTA_FORMAT:
+        return None
+    ref_id, ref_end = frame[3]
+    return int(ref_id), ref_end
+
+
+def _frame(data: bytes) -> list[Any]:
+    """The CBOR array of a compact frame, its shape checked."""
+    if data.startswith(_ZSTD_MAGIC):
+        data = _decompress(data)
+    try:
+        frame = cbor2.loads(data)
+    except (cbor2.CBORDecodeError, ValueError, TypeError, RecursionError) as exc:
+        raise CodecError(f"not CBOR: {exc}") from None
+    if not (isinstance(frame, list) and len(frame) in (3, 4) and isinstance(frame[1], dict)):
+        raise CodecError("not a compact frame [format, document, readings, ...]")
+    if frame[0] == COMPACT_FORMAT and len(frame) == 3:
+        return frame
+    if frame[0] == DELTA_FORMAT and len(frame) == 4:
+        ref = frame[3]
+        if (
+            isinstance(ref, list)
+            and len(ref) == 2
+            and type(ref[0]) is int
+            and (ref[1] is None or isinstance(ref[1], str))
+        ):
+            return frame
+        raise CodecError("delta frame's reference is not [message_id, interval_end]")
+    raise CodecError(f"compact format {frame[0]!r} is not {COMPACT_FORMAT} or {DELTA_FORMAT}")
 
 
 def _base_ms(interval_end: Any) -> int | None:
