@@ -59,6 +59,7 @@ class DaemonState:
     recent_alarms: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=200))
     gateway_alarms: list[GatewayAlarm] = field(default_factory=list)
     batches: int = 0
+    frame_failures: int = 0
 
 
 class Daemon:
@@ -107,6 +108,7 @@ class Daemon:
         self._scheduler: AsyncIOScheduler | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._snapshot_lock = asyncio.Lock()
+        self._kinds: list[str] = []  # interval kinds taken, once the schedules run
 
     # -- message ids for documents that are not stored ------------------------------------
 
@@ -138,6 +140,8 @@ class Daemon:
             ),
         )
         await self._refill_ids()
+        # The flags each meter last reported: a restart raises no alarm a second time.
+        self.pipeline.restore_flags(await self.store.meter_status())
         if self.store.recovered_from is not None:
             await self._gateway_alarm(
                 "STORE_CORRUPT", f"store was corrupt; moved aside to {self.store.recovered_from}"
@@ -190,6 +194,7 @@ class Daemon:
             kinds.append("hourly")
         if self.config.schedule.daily:
             kinds.append("daily")
+        self._kinds = kinds
         scheduler = AsyncIOScheduler()
         for kind in kinds:
             self.tracker.start(kind)
@@ -228,24 +233,33 @@ class Daemon:
 
     async def _frames(self, driver: ModuleDriver) -> None:
         async for frame in driver.frames():
-            await self.take_frame(frame)
+            try:
+                await self.take_frame(frame)
+            except Exception:
+                # One frame that cannot be stored (a full disk, a store error) must not stop
+                # the reader: log it loudly, count it, and take the next frame.
+                self.state.frame_failures += 1
+                log.exception("frame from %s could not be handled", driver.port_path)
 
     async def take_frame(self, frame: RadioFrame) -> None:
         """One frame through the pipeline; an alarm is stored and published at once."""
-        previous = None
-        meter = None
-        if len(frame.raw) >= 8:
-            meter = self.pipeline.meters.get(frame.raw[4:8][::-1].hex().upper())
-            previous = meter.flags if meter is not None else None
+        # A frame received after an interval's end: take that interval now, before newer
+        # readings push the meters' last ones before the end out of their short history
+        # (the scheduled job may run late: a busy box, or a high time scale in tests).
+        if any(
+            (end := self.tracker.next_end(kind)) is not None and end <= frame.timestamp
+            for kind in self._kinds
+        ):
+            for kind in self._kinds:
+                await self.take_intervals(kind, passed=frame.timestamp)
         outcome = self.pipeline.process(frame)
         if outcome.alarm is not None:
-            await self._store_alarm(outcome.alarm, previous)
+            await self._store_alarm(outcome.alarm)
 
-    async def _store_alarm(self, event: AlarmEvent, previous: frozenset[str] | None) -> None:
+    async def _store_alarm(self, event: AlarmEvent) -> None:
         assert self.store is not None
-        previous_status = " ".join(sorted(previous)) if previous else "OK"
-        item = alarm_item(self.gateway, event, previous_status)
-        await self.store.enqueue([item])
+        item = alarm_item(self.gateway, event, event.previous_status)
+        await self.store.enqueue([item], meter_status={event.meter_id: event.reading.flags})
         self.state.recent_alarms.append(
             {
                 "id": event.meter_id,
@@ -279,10 +293,11 @@ class Daemon:
 
     # -- intervals ------------------------------------------------------------------------
 
-    async def take_intervals(self, kind: str) -> None:
-        """Store the interval values of every due ``kind`` boundary (catching up if late)."""
+    async def take_intervals(self, kind: str, passed: float | None = None) -> None:
+        """Store the interval values of every due ``kind`` boundary (catching up if late);
+        ``passed``: of every boundary at or before that time (see ``IntervalTracker.due``)."""
         async with self._snapshot_lock:
-            for end in self.tracker.due(kind):
+            for end in self.tracker.due(kind, passed):
                 await self._store_interval(kind, end)
 
     async def _store_interval(self, kind: str, end: float) -> None:
@@ -326,6 +341,7 @@ class Daemon:
             "alarms": c.alarms,
             "meters": len(self.pipeline.meters),
             "batches": self.state.batches,
+            "frame_failures": self.state.frame_failures,
         }
         if self.driver is not None:
             out["radio_reconnects"] = self.driver.counters.reconnects

@@ -57,6 +57,12 @@ class AlarmEvent:
     cleared: frozenset[str]
     status: str
     reading: Reading
+    previous: frozenset[str] = frozenset()  # the flags set before (empty: OK)
+
+    @property
+    def previous_status(self) -> str:
+        """The status before the change: ``OK`` or the flags sorted A-Z."""
+        return " ".join(sorted(self.previous)) if self.previous else "OK"
 
 
 @dataclass
@@ -202,6 +208,7 @@ class Pipeline:
         self.counters = PipelineCounters()
         self._repeats = RepeatFilter(repeat_window_s, max(4 * max_meters, 1024))
         self._tenant_of: dict[str, Tenant | None] = {}
+        self._restored: dict[str, frozenset[str]] = {}  # flags of meters not heard yet
 
     def tenant_for(self, meter_id: str) -> Tenant | None:
         """The tenant whose meter this is (first match), cached."""
@@ -259,6 +266,7 @@ class Pipeline:
                 return None
             manufacturer = manufacturer_code(int.from_bytes(canonical[2:4], "little"))
             state = MeterState(meter_id, manufacturer, None, frame.timestamp)
+            state.flags = self._restored.pop(meter_id, None)
             tenant = self.tenant_for(meter_id)
             state.tenant = tenant.name if tenant else None
             self.meters[meter_id] = state
@@ -306,17 +314,21 @@ class Pipeline:
             frozenset(cleared),
             str(reading.fields["status"]),
             reading,
+            before,
         )
 
     def restore_flags(self, flags: Mapping[str, frozenset[str]]) -> None:
-        """Status flags known from before a restart, so alarms are not raised twice."""
+        """Status flags known from before a restart, so alarms are not raised twice.
+
+        A meter not heard yet gets them when it is first heard: until then it is not listed
+        (nor counted) as heard.
+        """
         for meter_id, meter_flags in flags.items():
             state = self.meters.get(meter_id)
             if state is None:
-                tenant = self.tenant_for(meter_id)
-                state = MeterState(meter_id, "", tenant.name if tenant else None, 0.0)
-                self.meters[meter_id] = state
-            state.flags = meter_flags
+                self._restored[meter_id] = meter_flags
+            else:
+                state.flags = meter_flags
 
     def snapshot(self, interval_end: float, meters: Iterable[str] | None = None) -> list[Reading]:
         """The latest reading before ``interval_end`` of each meter (or of ``meters``)."""

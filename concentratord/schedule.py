@@ -65,10 +65,14 @@ class IntervalTracker:
         when = self.clock() if now is None else now
         self._done[kind] = last_boundary(when, PERIODS[kind])
 
-    def due(self, kind: str) -> list[float]:
-        """Interval ends of ``kind`` reached (plus grace) and not yet taken, oldest first."""
+    def due(self, kind: str, passed: float | None = None) -> list[float]:
+        """Interval ends of ``kind`` reached (plus grace) and not yet taken, oldest first.
+
+        ``passed``: ends at or before this time instead (a frame received then proves every
+        earlier frame has been through the pipeline: no grace needed)."""
         period = PERIODS[kind]
-        reached = last_boundary(self.clock() - self.grace_s, period)
+        when = self.clock() - self.grace_s if passed is None else passed
+        reached = last_boundary(when, period)
         done = self._done.setdefault(kind, reached)
         ends = []
         end = done + period
@@ -78,3 +82,8 @@ class IntervalTracker:
         if ends:
             self._done[kind] = ends[-1]
         return ends
+
+    def next_end(self, kind: str) -> float | None:
+        """The next interval end of ``kind`` to take (None: not started)."""
+        done = self._done.get(kind)
+        return None if done is None else done + PERIODS[kind]

@@ -94,6 +94,30 @@ def test_restored_flags_suppress_a_second_alarm_after_restart() -> None:
     assert p.process(frame(1, info=0x04)).alarm is None
 
 
+def test_restored_flags_of_a_meter_not_yet_heard_do_not_list_it_as_heard() -> None:
+    p = pipeline()
+    p.restore_flags({WATER.id: frozenset({"LEAK"})})
+    assert WATER.id not in p.meters
+    p.process(frame(1, info=0x04))
+    assert p.meters[WATER.id].manufacturer == "KAM"
+
+
+def test_a_flag_cleared_while_stopped_gives_a_cleared_alarm_after_restart() -> None:
+    p = pipeline()
+    p.restore_flags({WATER.id: frozenset({"LEAK"})})
+    alarm = p.process(frame(1, info=0x00)).alarm
+    assert alarm is not None and alarm.cleared == {"LEAK"} and not alarm.raised
+    assert alarm.previous_status == "LEAK"
+
+
+def test_an_alarm_names_the_status_before_it() -> None:
+    p = pipeline()
+    first = p.process(frame(1, info=0x00, t=1000, acc=1)).alarm
+    alarm = p.process(frame(1, info=0x04, t=1016, acc=2)).alarm
+    assert first is None and alarm is not None
+    assert (alarm.previous_status, alarm.status) == ("OK", "LEAK")
+
+
 def test_wrong_key_is_counted_per_meter_and_produces_no_reading() -> None:
     p = Pipeline([Tenant("utility", {WATER.id: bytes(16)})])
     outcome = p.process(frame(1))

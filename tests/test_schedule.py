@@ -53,3 +53,15 @@ def test_tracker_catches_up_after_a_missed_firing() -> None:
     tracker.start("5min")
     now.t = 3 * 300.0 + 1
     assert tracker.due("5min") == [300.0, 600.0, 900.0]
+
+
+def test_tracker_takes_an_end_a_frame_has_passed_without_waiting_for_the_grace() -> None:
+    now = FakeTime(3590.0)
+    tracker = IntervalTracker(now, grace_s=10.0)
+    tracker.start("hourly")
+    assert tracker.next_end("hourly") == 3600.0
+    now.t = 3601.0  # within the grace: the scheduled job would still wait
+    assert tracker.due("hourly", passed=3600.5) == [3600.0]
+    assert tracker.next_end("hourly") == 7200.0
+    now.t = 3611.0
+    assert tracker.due("hourly") == []  # the scheduled job finds it taken

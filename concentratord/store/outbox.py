@@ -15,7 +15,7 @@ import contextlib
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -107,12 +107,20 @@ class Store:
 
     # ------------------------------------------------------------------ writing
 
-    async def enqueue(self, items: Sequence[OutboxItem]) -> list[int]:
+    async def enqueue(
+        self,
+        items: Sequence[OutboxItem],
+        *,
+        meter_status: Mapping[str, frozenset[str]] | None = None,
+    ) -> list[int]:
         """Store ``items`` in one transaction; their message ids, in order.
 
         Durable when this returns. When the quota is reached, the oldest bulk rows are
         dropped (counted) until the items fit; alarms only once no bulk row is left.
         Raises :class:`StoreFullError` when nothing is left to drop.
+
+        ``meter_status`` (meter id -> status flags set) is written in the same transaction:
+        an alarm event and the flags it reports are stored together or not at all.
         """
         if not items:
             return []
@@ -125,7 +133,9 @@ class Store:
         async with self._lock:
             for attempt in range(_FREE_ROUNDS + 1):
                 try:
-                    return await self._insert(items, blobs, durable=durable)
+                    return await self._insert(
+                        items, blobs, durable=durable, meter_status=meter_status
+                    )
                 except sqlite3.OperationalError as exc:
                     if exc.sqlite_errorcode != sqlite3.SQLITE_FULL or attempt == _FREE_ROUNDS:
                         raise
@@ -137,9 +147,16 @@ class Store:
         raise AssertionError("unreachable")
 
     async def _insert(
-        self, items: Sequence[OutboxItem], blobs: list[bytes], *, durable: bool
+        self,
+        items: Sequence[OutboxItem],
+        blobs: list[bytes],
+        *,
+        durable: bool,
+        meter_status: Mapping[str, frozenset[str]] | None = None,
     ) -> list[int]:
         async with self._transaction(durable=durable):
+            if meter_status:
+                await self._write_meter_status(meter_status)
             # The next id comes from the file, not from memory: the highest row, or the
             # highest ever handed out if that row has since been removed (meta.last_id).
             rows = list(
@@ -178,6 +195,19 @@ class Store:
                 ],
             )
         return ids
+
+    async def set_meter_status(self, status: Mapping[str, frozenset[str]]) -> None:
+        """Remember meters' status flags (an empty set: ``OK``), durably."""
+        if not status:
+            return
+        async with self._lock, self._transaction(durable=True):
+            await self._write_meter_status(status)
+
+    async def _write_meter_status(self, status: Mapping[str, frozenset[str]]) -> None:
+        await self._db.executemany(
+            "INSERT OR REPLACE INTO meter_status (meter_id, flags) VALUES (?, ?)",
+            [(meter_id, " ".join(sorted(flags))) for meter_id, flags in status.items()],
+        )
 
     async def reserve_ids(self, count: int) -> range:
         """Hand out ``count`` message ids for documents that are not stored (state, replies).
@@ -281,6 +311,21 @@ class Store:
         async with self._lock:
             rows = list(await self._db.execute_fetchall(sql, params))
         return await asyncio.to_thread(_decode_rows, rows)
+
+    async def meter_status(self) -> dict[str, frozenset[str]]:
+        """Every meter's last stored status flags (for the pipeline after a restart)."""
+        async with self._lock:
+            rows = await self._db.execute_fetchall("SELECT meter_id, flags FROM meter_status")
+        return {str(m): frozenset(str(f).split()) for m, f in rows}
+
+    async def get(self, message_id: int) -> OutboxRow | None:
+        """One stored row by message id (pending or delivered), None when it is gone: the
+        publisher reads a delta frame's reference batch back with it."""
+        sql = _ROW_SQL.format(attempts="0", source="outbox o") + " WHERE o.message_id = ?"
+        async with self._lock:
+            rows = list(await self._db.execute_fetchall(sql, (message_id,)))
+        decoded = await asyncio.to_thread(_decode_rows, rows)
+        return decoded[0] if decoded else None
 
     async def delivered_between(self, tenant: str, start: float, end: float) -> list[OutboxRow]:
         """Delivered rows of ``tenant`` whose interval end (else creation time) is in

@@ -9,6 +9,9 @@ Why three tables instead of one (docs/decisions/0006-outbox-durability.md):
   queue order (alarms first, then oldest first) is the table's own order. Delivering a row
   deletes its small ``pending`` row; it never rewrites the outbox row or the document (an
   UPDATE rewrites a whole record, overflow pages of a large document included).
+- ``meter_status`` holds each meter's last status flags, written in the transaction that
+  stores the alarm event of their change: after a restart the pipeline compares with them,
+  so a flag still set is not raised again and one cleared meanwhile is reported cleared.
 
 There are no secondary indexes: each costs one more page written per commit, and the scans
 that would use them (backfill, retention) are rare and read only the small rows.
@@ -52,6 +55,10 @@ CREATE TABLE IF NOT EXISTS pending (
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meter_status (
+    meter_id TEXT PRIMARY KEY,
+    flags    TEXT NOT NULL              -- status flags set, sorted, space-separated; '' = OK
 ) WITHOUT ROWID;
 """
 

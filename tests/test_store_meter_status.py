@@ -1,0 +1,81 @@
+"""Meters' last status flags in the store: what lets a restarted daemon tell a new alarm
+from one it has already reported (DESIGN.md §3.3)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from concentratord.store import OutboxItem, Store
+
+T = TypeVar("T")
+MiB = 1024 * 1024
+LEAK = frozenset({"LEAK"})
+
+
+def with_store(path: Path, body: Callable[[Store], Awaitable[T]]) -> T:
+    async def go() -> T:
+        store = await Store.open(path, max_bytes=64 * MiB, backfill_s=86_400.0)
+        try:
+            return await body(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(go())
+
+
+def alarm() -> OutboxItem:
+    return OutboxItem(tenant="a", kind="alarm", created_at=1_000.0, document={"status": "LEAK"})
+
+
+def test_a_new_store_knows_no_meter_status(tmp_path: Path) -> None:
+    async def body(store: Store) -> dict[str, frozenset[str]]:
+        return await store.meter_status()
+
+    assert with_store(tmp_path / "s.sqlite", body) == {}
+
+
+def test_meter_status_survives_reopening(tmp_path: Path) -> None:
+    async def write(store: Store) -> None:
+        await store.set_meter_status({"76348799": frozenset({"LEAK", "BURST"}), "1": frozenset()})
+
+    async def read(store: Store) -> dict[str, frozenset[str]]:
+        return await store.meter_status()
+
+    with_store(tmp_path / "s.sqlite", write)
+    assert with_store(tmp_path / "s.sqlite", read) == {
+        "76348799": frozenset({"BURST", "LEAK"}),
+        "1": frozenset(),
+    }
+
+
+def test_a_later_status_replaces_the_earlier_one(tmp_path: Path) -> None:
+    async def body(store: Store) -> dict[str, frozenset[str]]:
+        await store.set_meter_status({"76348799": LEAK})
+        await store.set_meter_status({"76348799": frozenset()})
+        return await store.meter_status()
+
+    assert with_store(tmp_path / "s.sqlite", body) == {"76348799": frozenset()}
+
+
+def test_enqueue_stores_the_meter_status_with_the_alarm(tmp_path: Path) -> None:
+    async def body(store: Store) -> tuple[int, dict[str, frozenset[str]]]:
+        await store.enqueue([alarm()], meter_status={"76348799": LEAK})
+        return len(await store.pending(10)), await store.meter_status()
+
+    assert with_store(tmp_path / "s.sqlite", body) == (1, {"76348799": LEAK})
+
+
+def test_a_refused_enqueue_stores_no_meter_status(tmp_path: Path) -> None:
+    bad = OutboxItem(tenant="a", kind="nonsense", created_at=0.0, document={})  # type: ignore[arg-type]
+
+    async def body(store: Store) -> dict[str, frozenset[str]]:
+        with pytest.raises(ValueError):
+            await store.enqueue([bad], meter_status={"76348799": LEAK})
+        return await store.meter_status()
+
+    assert with_store(tmp_path / "s.sqlite", body) == {}
