@@ -25,7 +25,7 @@ from concentratord.clock import ScaledClock
 from concentratord.config import Config, load_keys
 from concentratord.config.meters import is_exact, matches
 from concentratord.documents import UNASSIGNED, alarm_item, batch_items, utc
-from concentratord.pipeline import AlarmEvent, Pipeline, Tenant
+from concentratord.pipeline import AlarmEvent, Pipeline, Reading, Tenant
 from concentratord.publisher import Publisher
 from concentratord.schedule import PERIODS, BoundaryTrigger, IntervalTracker
 from concentratord.store import OutboxItem, RetentionPolicy, Store
@@ -108,6 +108,8 @@ class Daemon:
         self._scheduler: AsyncIOScheduler | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._snapshot_lock = asyncio.Lock()
+        self._to_persist: asyncio.Queue[tuple[str, float, list[Reading]]] = asyncio.Queue()
+        self._persist_task: asyncio.Task[None] | None = None
         self._kinds: list[str] = []  # interval kinds taken, once the schedules run
 
     # -- message ids for documents that are not stored ------------------------------------
@@ -171,6 +173,7 @@ class Daemon:
             publisher.start()
         self.driver = self._make_driver()
         await self.driver.start()
+        self._persist_task = asyncio.create_task(self._persister(), name="persister")
         self._tasks.append(asyncio.create_task(self._frames(self.driver), name="frames"))
         self._start_schedules()
 
@@ -221,6 +224,13 @@ class Daemon:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self._persist_task is not None:
+            # Interval values already taken are stored before the store closes.
+            with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
+                await asyncio.wait_for(self._to_persist.join(), 30)
+            self._persist_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._persist_task
         for publisher in self.publishers.values():
             await publisher.stop()
         for uplink in self.uplinks.values():
@@ -294,19 +304,34 @@ class Daemon:
     # -- intervals ------------------------------------------------------------------------
 
     async def take_intervals(self, kind: str, passed: float | None = None) -> None:
-        """Store the interval values of every due ``kind`` boundary (catching up if late);
-        ``passed``: of every boundary at or before that time (see ``IntervalTracker.due``)."""
+        """Take the interval values of every due ``kind`` boundary (catching up if late);
+        ``passed``: of every boundary at or before that time (see ``IntervalTracker.due``).
+
+        Only the snapshot happens here, at once (it is what fixes the values); building the
+        batches and storing them runs in the persister task, so an alarm telegram behind a
+        30,000-meter snapshot is not kept waiting for it.
+        """
         async with self._snapshot_lock:
             for end in self.tracker.due(kind, passed):
-                await self._store_interval(kind, end)
+                meters = self.priority_meters if kind == "5min" else None
+                if kind == "5min" and not meters:
+                    continue
+                self._to_persist.put_nowait((kind, end, self.pipeline.snapshot(end, meters)))
 
-    async def _store_interval(self, kind: str, end: float) -> None:
+    async def _persister(self) -> None:
+        """Store captured interval values, in the order they were taken."""
+        while True:
+            kind, end, readings = await self._to_persist.get()
+            try:
+                await self._store_interval(kind, end, readings)
+            except Exception:
+                log.exception("interval values of %s ending %s could not be stored", kind, end)
+            finally:
+                self._to_persist.task_done()
+
+    async def _store_interval(self, kind: str, end: float, readings: list[Reading]) -> None:
         assert self.store is not None
-        meters = self.priority_meters if kind == "5min" else None
-        if kind == "5min" and not meters:
-            return
-        readings = self.pipeline.snapshot(end, meters)
-        by_tenant: dict[str, list[Any]] = {}
+        by_tenant: dict[str, list[Reading]] = {}
         for reading in readings:
             by_tenant.setdefault(reading.tenant, []).append(reading)
         items: list[OutboxItem] = []
@@ -314,6 +339,7 @@ class Daemon:
         for tenant, tenant_readings in by_tenant.items():
             batch = self.tenants[tenant].uplink.batch_meters
             items += batch_items(self.gateway, tenant, kind, end, tenant_readings, batch, now)
+            await asyncio.sleep(0)  # let frames through between tenants' batches
         if items:
             await self.store.enqueue(items)
             self.state.batches += len(items)

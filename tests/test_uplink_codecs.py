@@ -278,3 +278,10 @@ def test_any_rows_round_trip_against_any_reference(
     ref_doc = {"interval_end": "2026-03-01T09:00:00Z", "readings": reference}
     payload = CompactCodec().encode(doc, Reference(7, ref_doc))
     assert CompactCodec().decode(payload, {7: ref_doc}) == doc
+
+
+def test_json_codec_writes_a_meters_nan_as_null() -> None:
+    assert JsonCodec().decode(JsonCodec().encode({"x": float("nan"), "y": 1.5})) == {
+        "x": None,
+        "y": 1.5,
+    }

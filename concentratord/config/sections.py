@@ -197,7 +197,7 @@ class UplinkConfig(Section):
     protocol: Literal["auto", "5", "3.1.1"] = "auto"
     max_inflight: Annotated[int, Field(ge=1, le=65_535)] = 20
     # 200 x 500 meters: a 7-day backlog of 30,000 meters (10,080 messages) in about 50 s.
-    backlog_rate: Annotated[float, Field(gt=0, le=10_000)] = 200.0
+    backlog_rate: Annotated[float, Field(gt=0, le=10_000)] = 300.0
     batch_meters: Annotated[int, Field(ge=1, le=10_000)] = 500
     connect_timeout: Annotated[float, Field(gt=0, le=600)] = 10.0
     reconnect_min_delay: Annotated[float, Field(gt=0, le=3600)] = 1.0
