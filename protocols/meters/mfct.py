@@ -12,6 +12,7 @@ and the driver degrades to the generic fields.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import replace
 
 from protocols.errors import DecodeError, TruncatedError
@@ -26,7 +27,7 @@ _GENERIC = GenericDriver()
 _MANUFACTURER_DIFS = (b"\x0f", b"\x1f")
 
 
-class ExtendedDriver:
+class ExtendedDriver(ABC):
     """The generic fields plus the values of :meth:`extra` (subclasses define it)."""
 
     def __init__(self, name: str, mvt: tuple[Mvt, ...], aliases: tuple[str, ...] = ()) -> None:
@@ -59,9 +60,9 @@ class ExtendedDriver:
         out.update(extra)
         return out
 
+    @abstractmethod
     def extra(self, telegram: Telegram, generic: Fields) -> Fields:
         """The manufacturer-specific fields; ``generic`` may be edited (renames)."""
-        raise NotImplementedError
 
 
 def manufacturer_block(telegram: Telegram) -> bytes | None:
