@@ -12,7 +12,9 @@ import pytest
 from concentratord.store import OutboxItem, Store, StoreFullError
 from tests.test_store import with_store
 
-QUOTA = 256 * 1024  # 64 pages of 4 KiB
+# These tests are sized in pages: 64 pages of 4 KiB.
+PAGE = 4096
+QUOTA = 64 * PAGE
 
 
 def bulk(n: int) -> OutboxItem:
@@ -39,7 +41,7 @@ def test_store_never_grows_beyond_max_bytes(tmp_path: Path) -> None:
             await store.enqueue([bulk(n)])
         return await store.stats()
 
-    stats = with_store(tmp_path / "s.sqlite", body, max_bytes=QUOTA)
+    stats = with_store(tmp_path / "s.sqlite", body, max_bytes=QUOTA, page_size=PAGE)
     assert stats["page_count"] * stats["page_size"] <= QUOTA
     assert stats["quota_hits"] > 0
 
@@ -50,7 +52,7 @@ def test_quota_drops_the_oldest_undelivered_bulk_first_and_counts_it(tmp_path: P
             await store.enqueue([bulk(n)])
         return await _numbers(store), await store.stats()
 
-    kept, stats = with_store(tmp_path / "s.sqlite", body, max_bytes=QUOTA)
+    kept, stats = with_store(tmp_path / "s.sqlite", body, max_bytes=QUOTA, page_size=PAGE)
     numbers = [n for _, n in kept]
     assert numbers == list(range(300 - len(numbers), 300))  # a suffix: the newest survive
     assert stats["dropped_bulk"] == 300 - len(numbers) > 0
@@ -69,7 +71,7 @@ def test_quota_removes_delivered_rows_before_undelivered_ones(tmp_path: Path) ->
         pending = [r.message_id for r in await store.pending(1_000)]
         return undelivered, [m for m in undelivered if m not in pending], await store.stats()
 
-    undelivered, lost, stats = with_store(tmp_path / "s.sqlite", body, max_bytes=QUOTA)
+    undelivered, lost, stats = with_store(tmp_path / "s.sqlite", body, max_bytes=QUOTA, page_size=PAGE)
     assert lost  # the quota was reached with the delivered rows gone
     assert stats["evicted_delivered"] == 40
     assert stats["dropped_bulk"] == len(lost)
@@ -85,7 +87,7 @@ def test_quota_keeps_every_alarm_while_bulk_rows_remain(tmp_path: Path) -> None:
             await store.enqueue([alarm(10_000 + n)])
         return await _numbers(store), await store.stats()
 
-    kept, stats = with_store(tmp_path / "s.sqlite", body, max_bytes=QUOTA)
+    kept, stats = with_store(tmp_path / "s.sqlite", body, max_bytes=QUOTA, page_size=PAGE)
     alarms = [n for kind, n in kept if kind == "alarm"]
     assert alarms == list(range(20)) + [10_000 + n for n in range(20, 400)]
     assert stats["dropped_alarms"] == 0
@@ -99,7 +101,7 @@ def test_quota_drops_the_oldest_alarms_once_no_bulk_is_left(tmp_path: Path) -> N
             await store.enqueue([alarm(n, size=1_500)])
         return await _numbers(store), await store.stats()
 
-    kept, stats = with_store(tmp_path / "s.sqlite", body, max_bytes=QUOTA)
+    kept, stats = with_store(tmp_path / "s.sqlite", body, max_bytes=QUOTA, page_size=PAGE)
     numbers = [n for _, n in kept]
     assert ("readings", 0) not in kept
     assert numbers == list(range(200 - len(numbers), 200))
@@ -132,4 +134,4 @@ def test_an_item_larger_than_the_quota_is_refused_with_store_full(tmp_path: Path
         await store.enqueue([huge])
 
     with pytest.raises(StoreFullError):
-        with_store(tmp_path / "s.sqlite", body, max_bytes=QUOTA)
+        with_store(tmp_path / "s.sqlite", body, max_bytes=QUOTA, page_size=PAGE)

@@ -79,7 +79,7 @@ class Store:
         max_bytes: int,
         backfill_s: float,
         retention: RetentionPolicy | None = None,
-        page_size: int = 4096,
+        page_size: int = 1024,
     ) -> Store:
         """Open or create the store; a file failing ``quick_check`` is moved aside first."""
         file = Path(path)
