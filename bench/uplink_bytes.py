@@ -36,7 +36,9 @@ GOAL_BYTES = 100
 
 
 def kamstrup_water_day(meters: int = METERS, seed: int = 1) -> list[dict[str, Any]]:
-    """24 hourly readings batches of one day (the same generator as tests/test_uplink_codecs)."""
+    """24 hourly batches for a field of Kamstrup water meters, with every field that
+    ``concentratord decode`` prints for them; ids spread over the whole 8-digit range (the
+    uplink codec tests use the same day)."""
     rnd = random.Random(seed)
     field: list[list[Any]] = []
     for meter in sorted(rnd.sample(range(10_000_000, 100_000_000), meters)):

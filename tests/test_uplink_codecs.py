@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench.uplink_bytes import kamstrup_water_day
 from uplink.codecs import (
     CodecError,
     CompactCodec,
@@ -22,60 +22,11 @@ from uplink.codecs import (
     reference_of,
 )
 from uplink.columns import decode_rows, decode_rows_delta, encode_rows, encode_rows_delta
-from uplink.messages import alarm_event, iso_utc, offline_state, readings_batch
+from uplink.messages import alarm_event, offline_state
 from uplink.wire import qos1_exchange_bytes
 
 TOPIC = "concentratord/gateway/gw-0001/event/readings"
 START = datetime(2026, 3, 1, tzinfo=UTC)
-
-
-def kamstrup_water_day(meters: int = 500, seed: int = 1) -> list[dict[str, Any]]:
-    """24 hourly batches for a field of Kamstrup water meters, with every field that
-    ``concentratord decode`` prints for them; ids spread over the whole 8-digit range."""
-    rnd = random.Random(seed)
-    field = []
-    for meter in sorted(rnd.sample(range(10_000_000, 100_000_000), meters)):
-        litres = rnd.randrange(0, 2_000_000)
-        target = max(0, litres - rnd.randrange(0, 15_000))
-        field.append([str(meter), litres, target, rnd.randrange(6, 14), rnd.randrange(-100, -55)])
-    batches = []
-    for hour in range(24):
-        end = START + timedelta(hours=hour + 1)
-        rows = []
-        for m in field:
-            m[1] += rnd.choice([0, 0, 0, 1, 2, 5, 10, 20, 35])
-            rows.append(
-                {
-                    "id": m[0],
-                    "manufacturer": "KAM",
-                    "media": "cold water",
-                    "meter": "kamwater",
-                    "current_status": "",
-                    "time_dry": "",
-                    "time_reversed": "",
-                    "time_leaking": "",
-                    "time_bursting": "",
-                    "total_m3": m[1] / 1000,
-                    "target_m3": m[2] / 1000,
-                    "flow_temperature_c": m[3] + rnd.randrange(0, 2),
-                    "min_external_temperature_last_month_c": 14,
-                    "status": "OK",
-                    "rssi_dbm": m[4] + rnd.randrange(-3, 4),
-                    "link_mode": "c1",
-                    "timestamp": iso_utc(end - timedelta(seconds=rnd.randrange(1, 17))),
-                }
-            )
-        batches.append(
-            readings_batch(
-                gateway="gw-0001",
-                message_id=100 + hour,
-                batch_id=f"hourly-{iso_utc(end)}",
-                interval="hourly",
-                interval_end=end,
-                readings=rows,
-            )
-        )
-    return batches
 
 
 def bytes_per_meter_day(codec_name: str, meters: int = 500) -> float:
