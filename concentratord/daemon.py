@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -110,6 +111,7 @@ class Daemon:
         self._snapshot_lock = asyncio.Lock()
         self._to_persist: asyncio.Queue[tuple[str, float, list[Reading]]] = asyncio.Queue()
         self._persist_task: asyncio.Task[None] | None = None
+        self._usb: Any = None
         self._kinds: list[str] = []  # interval kinds taken, once the schedules run
 
     # -- message ids for documents that are not stored ------------------------------------
@@ -171,25 +173,56 @@ class Daemon:
             self.publishers[tenant.name] = publisher
             await uplink.start()
             publisher.start()
-        self.driver = self._make_driver()
+        self.driver = await self._make_driver()
         await self.driver.start()
+        if self.config.radio.port.startswith("/dev/"):
+            self._watch_usb(self.driver)
         self._persist_task = asyncio.create_task(self._persister(), name="persister")
         self._tasks.append(asyncio.create_task(self._frames(self.driver), name="frames"))
         self._start_schedules()
 
-    def _make_driver(self) -> ModuleDriver:
+    async def _make_driver(self) -> ModuleDriver:
         if self._driver_factory is not None:
             return self._driver_factory()
+        from radio.driver import ModuleError
         from radio.modules.registry import driver_class
+        from radio.probe import probe
 
         radio = self.config.radio
-        cls = driver_class(radio.module if radio.module != "auto" else "im871a")
-        return cls(
-            radio.port,
-            LinkMode(radio.mode),
-            clock=self.clock,
-            queue_size=self.config.limits.frame_queue,
-        )
+        mode = LinkMode(radio.mode)
+        if radio.module == "auto":
+            cls = await probe(radio.port, mode)
+            if cls is None:
+                raise ModuleError(f"no known radio module answers on {radio.port}")
+            log.info("radio: found %s on %s", cls.name, radio.port)
+        else:
+            cls = driver_class(radio.module)
+        return cls(radio.port, mode, clock=self.clock, queue_size=self.config.limits.frame_queue)
+
+    def _watch_usb(self, driver: ModuleDriver) -> None:
+        """Follow a replugged dongle that comes back under another tty name."""
+        try:
+            from radio.usb import Dongle, UsbWatcher
+        except ImportError:  # pragma: no cover - pyudev is a dependency
+            return
+        loop = asyncio.get_running_loop()
+
+        def changed(action: str, dongle: Dongle) -> None:
+            if action == "add" and driver.name in dongle.candidates:
+                loop.call_soon_threadsafe(self._retarget, driver, dongle.device)
+
+        watcher = UsbWatcher(changed)
+        try:
+            watcher.start()
+        except Exception as err:  # no udev here (a container, a test): nothing to follow
+            log.info("not watching USB: %s", err)
+            return
+        self._usb = watcher
+
+    def _retarget(self, driver: ModuleDriver, device: str) -> None:
+        if device != driver.port_path and not os.path.exists(driver.port_path):
+            log.warning("radio dongle came back as %s (was %s)", device, driver.port_path)
+            driver.retarget(device)
 
     def _start_schedules(self) -> None:
         kinds = ["5min"]  # always: priority meters may be set by a command later
@@ -218,6 +251,8 @@ class Daemon:
         """Stop taking frames, publish what can be published quickly, close everything."""
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
+        if self._usb is not None:
+            self._usb.stop()
         if self.driver is not None:
             await self.driver.stop()
         for task in self._tasks:
