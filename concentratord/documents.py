@@ -59,26 +59,33 @@ def batch_items(
 ) -> list[OutboxItem]:
     """Readings batches of at most ``batch_meters`` meters for one interval end.
 
-    Meters are grouped by driver first: batches of one meter type store and compress best.
+    Rows with the same fields go together (one meter type, one telegram layout), their keys
+    in one order: such a batch is a table, which the store and the compact codec lay out in
+    columns (about 3 bytes a value instead of 26). Within a group, rows go by meter id.
     """
-    rows = sorted(
-        (reading_row(r) for r in readings),
-        key=lambda row: (str(row.get("meter", "")), str(row["id"])),
-    )
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for reading in readings:
+        row = reading_row(reading)
+        groups.setdefault(tuple(sorted(row)), []).append(row)
     items = []
     end = utc(interval_end)
-    for n, start in enumerate(range(0, len(rows), batch_meters)):
-        chunk = rows[start : start + batch_meters]
-        batch_id = f"{interval}-{int(interval_end)}-{tenant}-{n}"
-        document = messages.readings_batch(
-            gateway=gateway,
-            message_id=UNASSIGNED,
-            batch_id=batch_id,
-            interval=interval,  # type: ignore[arg-type]
-            interval_end=end,
-            readings=chunk,
-        )
-        items.append(
-            OutboxItem(tenant, "readings", created_at, document, interval_end=interval_end)
-        )
+    n = 0
+    for _shape, group in sorted(groups.items(), key=lambda kv: (str(kv[1][0].get("meter")), kv[0])):
+        order = list(group[0])
+        group.sort(key=lambda row: str(row["id"]))
+        for start in range(0, len(group), batch_meters):
+            chunk = [{k: row[k] for k in order} for row in group[start : start + batch_meters]]
+            batch_id = f"{interval}-{int(interval_end)}-{tenant}-{n}"
+            n += 1
+            document = messages.readings_batch(
+                gateway=gateway,
+                message_id=UNASSIGNED,
+                batch_id=batch_id,
+                interval=interval,  # type: ignore[arg-type]
+                interval_end=end,
+                readings=chunk,
+            )
+            items.append(
+                OutboxItem(tenant, "readings", created_at, document, interval_end=interval_end)
+            )
     return items

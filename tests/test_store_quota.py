@@ -71,7 +71,9 @@ def test_quota_removes_delivered_rows_before_undelivered_ones(tmp_path: Path) ->
         pending = [r.message_id for r in await store.pending(1_000)]
         return undelivered, [m for m in undelivered if m not in pending], await store.stats()
 
-    undelivered, lost, stats = with_store(tmp_path / "s.sqlite", body, max_bytes=QUOTA, page_size=PAGE)
+    undelivered, lost, stats = with_store(
+        tmp_path / "s.sqlite", body, max_bytes=QUOTA, page_size=PAGE
+    )
     assert lost  # the quota was reached with the delivered rows gone
     assert stats["evicted_delivered"] == 40
     assert stats["dropped_bulk"] == len(lost)
