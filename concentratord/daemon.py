@@ -400,6 +400,7 @@ class Daemon:
             "no_key": c.no_key,
             "wrong_key": c.wrong_key,
             "alarms": c.alarms,
+            "over_meter_limit": c.over_meter_limit,
             "meters": len(self.pipeline.meters),
             "batches": self.state.batches,
             "frame_failures": self.state.frame_failures,

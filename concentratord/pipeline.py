@@ -9,6 +9,7 @@ as alarm events and interval values.
 from __future__ import annotations
 
 import bisect
+import logging
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from protocols.wmbus.address import manufacturer_code
 from protocols.wmbus.decoder import TelegramDecoder
 from protocols.wmbus.link import strip_crcs
 from radio.frame import RadioFrame
+
+log = logging.getLogger(__name__)
 
 # How many recent readings per meter are kept: enough to find "the latest before the
 # interval's end" when a snapshot runs a moment after the boundary.
@@ -156,6 +159,7 @@ class PipelineCounters:
     unassigned: int = 0
     readings: int = 0
     alarms: int = 0
+    over_meter_limit: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +234,13 @@ class Pipeline:
         meter_id = canonical[4:8][::-1].hex().upper()
         state = self._state(meter_id, canonical, frame)
         if state is None:
+            if not self.counters.over_meter_limit:
+                log.warning(
+                    "meter limit of %d reached: telegrams of further meters are counted and "
+                    "dropped (limits.visible_meters)",
+                    self.max_meters,
+                )
+            self.counters.over_meter_limit += 1
             return Outcome(error="meter limit reached")
         if self._repeats.is_repeat(canonical, frame.timestamp):
             self.counters.repeats += 1

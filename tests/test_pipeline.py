@@ -174,3 +174,13 @@ def test_rssi_statistics_are_kept_for_the_visibility_check() -> None:
     p.process(RadioFrame(frame(2, acc=2).raw, -90.0, 1016, LinkMode.C1))
     v = p.meters[WATER.id].visibility()
     assert (v["rssi_min_dbm"], v["rssi_max_dbm"], v["rssi_avg_dbm"]) == (-90.0, -70.0, -80.0)
+
+
+def test_meters_beyond_the_limit_are_counted_and_dropped() -> None:
+    other = MeterAddress("KAM", "11111111", 0x1B, 0x16)
+    p = Pipeline([Tenant("utility", {WATER.id: KEY, other.id: KEY})], max_meters=1)
+    p.process(frame(1, meter=WATER))
+    outcome = p.process(frame(2, meter=other))
+    assert outcome.reading is None and outcome.error == "meter limit reached"
+    assert p.counters.over_meter_limit == 1
+    assert other.id not in p.meters
