@@ -324,15 +324,13 @@ class Daemon:
         log.error("gateway alarm %s: %s", name, detail)
         items = []
         for tenant in self.config.tenants:
-            document = {
-                "type": "gateway_alarm",
-                "gateway": self.gateway,
-                "schema": 1,
-                "message_id": UNASSIGNED,
-                "alarm": name,
-                "detail": detail,
-                "time": messages.iso_utc(utc(now)),
-            }
+            document = messages.gateway_alarm(
+                gateway=self.gateway,
+                message_id=UNASSIGNED,
+                alarm=name,
+                detail=detail,
+                time=utc(now),
+            )
             items.append(OutboxItem(tenant.name, "alarm", now, document))
         await self.store.enqueue(items)
 

@@ -335,3 +335,27 @@ def test_too_many_priority_meters_are_refused(running: Running) -> None:
     args = {"meters": [str(10_000_000 + n) for n in range(51)]}
     error = refusal(running, "set_priority_meters", {"gateway": GATEWAY, "args": args})
     assert "50" in error
+
+
+def test_corrupt_store_is_moved_aside_and_a_gateway_alarm_raised(bench: Bench) -> None:
+    bench.files.store.parent.mkdir(parents=True, exist_ok=True)
+    bench.files.store.write_bytes(b"this is not an SQLite database" * 100)
+    collector = UplinkCollector(bench.broker)
+    daemon = DaemonProcess(bench.files)
+    try:
+        daemon.start()
+        wait_configured(bench.emulator, daemon)
+        alarm = collector.wait_for(
+            lambda m: m.doc is not None and m.doc.get("type") == "gateway_alarm",
+            timeout=30,
+            daemon=daemon,
+            what="the gateway alarm",
+        )
+        assert alarm.doc is not None and alarm.doc["alarm"] == "STORE_CORRUPT"
+        moved = list(bench.files.store.parent.glob(bench.files.store.name + ".corrupt-*"))
+        assert moved and moved[0].read_bytes().startswith(b"this is not")
+        assert daemon.stop() == 0
+    finally:
+        if daemon.running:
+            daemon.kill()
+        collector.close()

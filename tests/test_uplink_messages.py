@@ -179,3 +179,14 @@ def test_command_not_allowed_is_refused() -> None:
 def test_command_with_unknown_field_is_refused() -> None:
     with pytest.raises(CommandRefusedError, match="unknown field"):
         parse_command("get_status", {"gateway": "g", "argz": {}}, gateway="g")
+
+
+def test_gateway_alarm_matches_the_alarm_schema() -> None:
+    doc = messages.gateway_alarm(
+        gateway="gw-0001",
+        message_id=7,
+        alarm="STORE_CORRUPT",
+        detail="store was corrupt; moved aside",
+        time=datetime(2026, 3, 1, tzinfo=UTC),
+    )
+    validate("alarm", doc)

@@ -125,6 +125,15 @@ def alarm_event(
     return doc
 
 
+def gateway_alarm(
+    *, gateway: str, message_id: int, alarm: str, detail: str, time: datetime
+) -> Document:
+    """An alarm of the gateway itself (``alarm`` e.g. ``STORE_CORRUPT``), on the alarm topic."""
+    doc = _envelope("gateway_alarm", gateway, message_id)
+    doc.update(alarm=alarm, detail=detail, time=iso_utc(time))
+    return doc
+
+
 def readings_batch(
     *,
     gateway: str,
