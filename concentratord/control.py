@@ -30,11 +30,22 @@ RoleOf = Callable[[int, Collection[int]], str | None]
 
 @dataclass(frozen=True)
 class ControlCommand:
-    """A command the socket offers: the least role it needs, and whether it changes state."""
+    """A command the socket offers: the least role it needs, and whether it changes state.
+
+    ``actions`` refines both per ``args["action"]`` (e.g. ``keys list`` for a superuser,
+    ``keys add`` for an administrator, audited): action -> (role, changes).
+    """
 
     role: str
     handler: Handler
     changes: bool = False
+    actions: dict[str, tuple[str, bool]] | None = None
+
+    def needs(self, args: dict[str, Any]) -> tuple[str, bool]:
+        """The role and the audit flag for these arguments."""
+        if self.actions is not None and args.get("action") in self.actions:
+            return self.actions[str(args["action"])]
+        return self.role, self.changes
 
 
 class ControlError(Exception):
@@ -155,18 +166,19 @@ class ControlServer:
             command = self.commands.get(name)
             if command is None:
                 raise ControlError(f"unknown command {name!r}")
+            needed, changes = command.needs(args)
             role = self.role_of(peer.uid, peer.gids)
-            if role is None or ROLE_RANK[role] < ROLE_RANK[command.role]:
-                if command.changes:
-                    self.audit.write(peer, name, args, f"refused: needs {command.role}")
-                raise ControlError(f"{name} needs role {command.role}, you have {role or 'none'}")
+            if role is None or ROLE_RANK[role] < ROLE_RANK[needed]:
+                if changes:
+                    self.audit.write(peer, name, args, f"refused: needs {needed}")
+                raise ControlError(f"{name} needs role {needed}, you have {role or 'none'}")
             try:
                 result = await command.handler(args)
             except ControlError as err:
-                if command.changes:
+                if changes:
                     self.audit.write(peer, name, args, f"refused: {err}")
                 raise
-            if command.changes:
+            if changes:
                 self.audit.write(peer, name, args, "done")
             return {"ok": True, "result": result}
         except ControlError as err:

@@ -120,7 +120,16 @@ def commands(daemon: Daemon) -> dict[str, ControlCommand]:
         "visible": ControlCommand("user", visible),
         "alarms": ControlCommand("user", alarms),
         "queue": ControlCommand("user", queue),
-        "keys": ControlCommand("administrator", keys, changes=True),
+        "keys": ControlCommand(
+            "administrator",
+            keys,
+            changes=True,
+            actions={
+                "list": ("superuser", False),  # ids only, never key material
+                "add": ("administrator", True),
+                "remove": ("administrator", True),
+            },
+        ),
         "config": ControlCommand("superuser", config),
     }
 

@@ -79,3 +79,39 @@ def test_unknown_command_is_refused_with_a_reason(tmp_path: Path) -> None:
 def test_socket_file_is_removed_on_stop(tmp_path: Path) -> None:
     serve(tmp_path, "user", [])
     assert not (tmp_path / "control.sock").exists()
+
+
+def test_an_action_may_need_a_lesser_role_than_the_command(tmp_path: Path) -> None:
+    commands = {
+        "keys": ControlCommand(
+            "administrator",
+            _add_key,
+            changes=True,
+            actions={"list": ("superuser", False), "add": ("administrator", True)},
+        )
+    }
+    sock = tmp_path / "control.sock"
+    audit = AuditLog(tmp_path / "audit.log", clock=lambda: 1.0)
+
+    async def main() -> list[Any]:
+        server = ControlServer(str(sock), commands, lambda uid, gids: "superuser", audit)
+        await server.start()
+        try:
+            listed = await asyncio.to_thread(
+                request, str(sock), "keys", {"action": "list", "meter_id": "1"}
+            )
+            try:
+                await asyncio.to_thread(
+                    request, str(sock), "keys", {"action": "add", "meter_id": "1"}
+                )
+                added: Any = "allowed"
+            except Exception as err:
+                added = str(err)
+            return [listed, added]
+        finally:
+            await server.stop()
+
+    listed, added = asyncio.run(main())
+    assert listed == {"added": "1"}  # the handler ran: superuser may list
+    assert "needs role administrator" in added
+    assert "refused" in (tmp_path / "audit.log").read_text()
