@@ -106,6 +106,7 @@ class Daemon:
         self.driver: ModuleDriver | None = None
         self.tracker = IntervalTracker(self.clock, GRACE_S)
         self._ids: deque[int] = deque()
+        self._refilling = False
         self._scheduler: AsyncIOScheduler | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._snapshot_lock = asyncio.Lock()
@@ -118,7 +119,8 @@ class Daemon:
 
     def next_id(self) -> int:
         """A message id for a state document or a reply (from a durable reservation)."""
-        if len(self._ids) < ID_BLOCK // 10 and self.store is not None:
+        if len(self._ids) < ID_BLOCK // 10 and self.store is not None and not self._refilling:
+            self._refilling = True
             self._tasks.append(asyncio.ensure_future(self._refill_ids()))
         if not self._ids:
             raise RuntimeError("message ids exhausted before the reservation came back")
@@ -126,8 +128,11 @@ class Daemon:
 
     async def _refill_ids(self) -> None:
         assert self.store is not None
-        if len(self._ids) < ID_BLOCK // 10:
-            self._ids.extend(await self.store.reserve_ids(ID_BLOCK))
+        try:
+            if len(self._ids) < ID_BLOCK // 10:
+                self._ids.extend(await self.store.reserve_ids(ID_BLOCK))
+        finally:
+            self._refilling = False
 
     # -- life cycle -----------------------------------------------------------------------
 
