@@ -238,15 +238,10 @@ class TelegramDecoder:
         payload: bytes,
         pos: int,
     ) -> bytes:
-        blocks = (cf >> 4) & 0x0F
-        size = 16 * blocks
-        if len(payload) < size:
-            raise TruncatedError(f"mode 5 announces {blocks} blocks", offset=pos + len(payload))
+        size = _encrypted_size(cf, payload, 5, pos)
         key = self._key(st, meter)
         if key is None:
-            if payload[:2] == VERIFY or size == 0:
-                return payload
-            raise NoKeyError(f"no key for meter {meter.id} (mode 5)", offset=pos)
+            return _logged_in_clear(payload, size, meter, 5, pos)
         clear = security.cbc_decrypt(key, security.mode5_iv(m_field, a_field, acc), payload[:size])
         if clear[:2] != VERIFY:
             if payload[:2] == VERIFY:
@@ -266,15 +261,10 @@ class TelegramDecoder:
         kdf = (cfe >> 4) & 0x03
         pos += 1
         payload = frame[pos:]
-        blocks = (cf >> 4) & 0x0F
-        size = 16 * blocks
-        if len(payload) < size:
-            raise TruncatedError(f"mode 7 announces {blocks} blocks", offset=pos + len(payload))
+        size = _encrypted_size(cf, payload, 7, pos)
         key = self._key(st, meter)
         if key is None:
-            if payload[:2] == VERIFY or size == 0:
-                return payload
-            raise NoKeyError(f"no key for meter {meter.id} (mode 7)", offset=pos)
+            return _logged_in_clear(payload, size, meter, 7, pos)
         afl = st.afl
         if afl is None or afl.counter is None or afl.mac is None or afl.mcl is None:
             raise FormatError("mode 7 needs an AFL with message counter and MAC", offset=pos)
@@ -418,6 +408,21 @@ class TelegramDecoder:
             records=tuple(records),
             wired=True,
         )
+
+
+def _encrypted_size(cf: int, payload: bytes, mode: int, pos: int) -> int:
+    """Bytes encrypted under TPL mode 5/7: N 16-byte blocks from CF bits 4-7."""
+    blocks = (cf >> 4) & 0x0F
+    if len(payload) < 16 * blocks:
+        raise TruncatedError(f"mode {mode} announces {blocks} blocks", offset=pos + len(payload))
+    return 16 * blocks
+
+
+def _logged_in_clear(payload: bytes, size: int, meter: MeterAddress, mode: int, pos: int) -> bytes:
+    """Without a key: a payload logged after decryption (it starts 2F 2F) is accepted."""
+    if payload[:2] == VERIFY or size == 0:
+        return payload
+    raise NoKeyError(f"no key for meter {meter.id} (mode {mode})", offset=pos)
 
 
 def _looks_wired(raw: bytes) -> bool:
