@@ -224,7 +224,9 @@ class Pipeline:
         """Run one frame through the pipeline."""
         self.counters.frames += 1
         try:
-            canonical, _ = strip_crcs(frame.raw) if frame.raw[:1] != b"\x68" else (frame.raw, None)
+            # Radio frames are wireless: one canonical form (no CRCs) for the repeat filter
+            # and the decoder alike, so the CRCs are checked once.
+            canonical, _ = strip_crcs(frame.raw)
         except DecodeError as err:
             self.counters.link_errors += 1
             return Outcome(error=f"link layer: {err}")
@@ -259,7 +261,7 @@ class Pipeline:
             }
         else:
             try:
-                fields = telegram_fields(tenant.decoder.decode(canonical))
+                fields = telegram_fields(tenant.decoder.decode_canonical(canonical))
             except DecodeError as err:
                 self._count_error(err, state)
                 return Outcome(error=str(err))

@@ -184,3 +184,14 @@ def test_meters_beyond_the_limit_are_counted_and_dropped() -> None:
     assert outcome.reading is None and outcome.error == "meter limit reached"
     assert p.counters.over_meter_limit == 1
     assert other.id not in p.meters
+
+
+def test_wireless_frame_with_l_0x68_and_crcs_is_not_taken_for_a_wired_frame() -> None:
+    records = bytes.fromhex("0413") + (4321).to_bytes(4, "little")
+    records += b"\x2f" * (0x68 - 10 - len(records))  # L = 0x68, like a wired start byte
+    raw = build_telegram(TelegramSpec(WATER, records, tpl=Tpl.NONE), None, FrameFormat.A)
+    assert raw[0] == 0x68
+    outcome = Pipeline([Tenant("utility", {})]).process(
+        RadioFrame(raw, -70.0, 1000.0, LinkMode.C1, FrameFormat.A, True)
+    )
+    assert outcome.reading is not None and outcome.reading.fields["total_m3"] == 4.321

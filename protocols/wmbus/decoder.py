@@ -96,7 +96,11 @@ class TelegramDecoder:
         """Decode one frame (with or without link-layer CRCs, or a wired long frame)."""
         if _looks_wired(raw):
             return self._decode_wired(raw)
-        frame, _ = strip_crcs(raw)
+        return self.decode_canonical(strip_crcs(raw)[0])
+
+    def decode_canonical(self, frame: bytes) -> Telegram:
+        """Decode a wireless frame already without link-layer CRCs (L = len - 1), as
+        :func:`~protocols.wmbus.link.strip_crcs` leaves it: no second CRC check."""
         if len(frame) < 11:
             raise TruncatedError("frame ends before its CI field", offset=len(frame))
         hdr = layers.LinkHeaderC.parse(frame)
