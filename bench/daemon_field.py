@@ -93,6 +93,9 @@ time_scale = 1.0
 time_origin_real = {time.time()}
 time_origin_sim = {SIM_ORIGIN}
 
+[clock]
+source = "trusted"
+
 [uplink]
 broker = "{broker_url}"
 {rate}

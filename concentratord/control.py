@@ -3,6 +3,9 @@
 One JSON object per line each way. The peer's uid and groups come from the kernel
 (SO_PEERCRED), its role from ``[control]`` in the configuration; each command names the
 least role it needs. Every change is written to the audit log: when, what, who, from where.
+
+A request line is at most :data:`MAX_REQUEST` bytes, not counting its newline; a longer one
+is answered ``{"ok": false, "error": "request too long"}`` and the connection closed.
 """
 
 from __future__ import annotations
@@ -22,7 +25,10 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 ROLE_RANK = {"user": 0, "superuser": 1, "administrator": 2}
+# Bytes of one request line, newline not counted. It is the stream limit of the server, so
+# a longer line is never buffered whole: readline() gives up at this bound.
 MAX_REQUEST = 64 * 1024
+TOO_LONG = "request too long"
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
 RoleOf = Callable[[int, Collection[int]], str | None]
@@ -121,7 +127,7 @@ class ControlServer:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
-        self._server = await asyncio.start_unix_server(self._client, self.path)
+        self._server = await asyncio.start_unix_server(self._client, self.path, limit=MAX_REQUEST)
         os.chmod(self.path, self.mode)
 
     async def stop(self) -> None:
@@ -137,8 +143,15 @@ class ControlServer:
         try:
             sock = writer.get_extra_info("socket")
             peer = peer_of(sock)
-            line = await asyncio.wait_for(reader.readline(), 10)
-            reply = await self.handle(peer, line)
+            try:
+                line = await asyncio.wait_for(reader.readline(), 10)
+            except (ValueError, asyncio.LimitOverrunError):
+                # readline() raises (and drops what it buffered) once a line outgrows the
+                # stream limit, before handle() could see it: refuse it the same way here.
+                log.warning("control client uid %d: request over %d bytes", peer.uid, MAX_REQUEST)
+                reply: dict[str, Any] = {"ok": False, "error": TOO_LONG}
+            else:
+                reply = await self.handle(peer, line)
             writer.write(json.dumps(reply, default=str).encode() + b"\n")
             await writer.drain()
         except (OSError, TimeoutError) as err:
@@ -151,8 +164,8 @@ class ControlServer:
     async def handle(self, peer: Peer, line: bytes) -> dict[str, Any]:
         """The reply to one request line from ``peer``."""
         try:
-            if len(line) > MAX_REQUEST:
-                raise ControlError("request too long")
+            if len(line.removesuffix(b"\n")) > MAX_REQUEST:
+                raise ControlError(TOO_LONG)
             try:
                 request = json.loads(line)
             except ValueError:

@@ -1,11 +1,13 @@
 """``concentratord run``: the radio, the pipeline, the store, the schedules and the uplink,
 wired together and kept running.
 
-Life cycle: open the store (quick check; a corrupt file is moved aside and an alarm raised),
-reserve message ids, connect each tenant's uplink, open the radio, then take frames until
-told to stop. Alarms are stored and published at once; interval values are taken at each
-boundary by APScheduler and published in batches; everything stored goes out oldest first,
-alarms ahead of bulk, marked delivered only on the broker's PUBACK.
+Life cycle: open the store (quick check; a corrupt file is moved aside and an alarm raised;
+a store that cannot be written stops the start, touching nothing), judge the clock, connect
+each tenant's uplink, open the radio, then take frames until told to stop. Alarms are stored
+and published at once; interval values are taken at each boundary by APScheduler, while the
+clock is trusted (decision 0006), and published in batches; everything stored goes out
+oldest first, alarms ahead of bulk, marked delivered only on the broker's PUBACK. What the
+store refuses waits in memory (``StoreWriter``) and is stored when it can be.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from concentratord.documents import UNASSIGNED, alarm_item, batch_items, utc
 from concentratord.pipeline import AlarmEvent, Pipeline, Reading, Tenant
 from concentratord.publisher import Publisher
 from concentratord.schedule import PERIODS, BoundaryTrigger, IntervalTracker
-from concentratord.store import OutboxItem, RetentionPolicy, Store
+from concentratord.store import OutboxItem, OutboxRow, RetentionPolicy, Store, StoreWriteError
+from concentratord.store_writer import StoreWriter
+from concentratord.timekeeping import ClockVerdict, TimeKeeper, sync_source
 from radio.driver import ModuleDriver
 from radio.frame import LinkMode, RadioFrame
 from uplink import MqttUplink, codec_named, messages
@@ -37,7 +41,6 @@ from uplink import MqttUplink, codec_named, messages
 log = logging.getLogger("concentratord")
 
 DAY = 86_400.0
-ID_BLOCK = 1_000
 # Snapshots run this long (simulated seconds) after a boundary, so telegrams received just
 # before it have been through the pipeline; short against any interval.
 GRACE_S = 10.0
@@ -50,6 +53,7 @@ class GatewayAlarm:
     name: str
     detail: str
     timestamp: float
+    state: str = "raised"
 
 
 @dataclass
@@ -105,10 +109,11 @@ class Daemon:
         self.publishers: dict[str, Publisher] = {}
         self.driver: ModuleDriver | None = None
         self.tracker = IntervalTracker(self.clock, GRACE_S)
-        self._ids: deque[int] = deque()
-        self._refilling = False
+        self.timekeeper: TimeKeeper | None = None
+        self.writer: StoreWriter | None = None
         self._scheduler: AsyncIOScheduler | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._jobs: set[asyncio.Future[None]] = set()
         self._snapshot_lock = asyncio.Lock()
         self._to_persist: asyncio.Queue[tuple[str, float, list[Reading]]] = asyncio.Queue()
         self._persist_task: asyncio.Task[None] | None = None
@@ -118,21 +123,10 @@ class Daemon:
     # -- message ids for documents that are not stored ------------------------------------
 
     def next_id(self) -> int:
-        """A message id for a state document or a reply (from a durable reservation)."""
-        if len(self._ids) < ID_BLOCK // 10 and self.store is not None and not self._refilling:
-            self._refilling = True
-            self._tasks.append(asyncio.ensure_future(self._refill_ids()))
-        if not self._ids:
-            raise RuntimeError("message ids exhausted before the reservation came back")
-        return self._ids.popleft()
-
-    async def _refill_ids(self) -> None:
-        assert self.store is not None
-        try:
-            if len(self._ids) < ID_BLOCK // 10:
-                self._ids.extend(await self.store.reserve_ids(ID_BLOCK))
-        finally:
-            self._refilling = False
+        """A message id for a state document or a reply: taken under the store's durable
+        id mark, so never handed out again, and never exhausted by a burst."""
+        assert self.store is not None, "message ids before the store is open"
+        return self.store.ids.take()[0]
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -148,13 +142,21 @@ class Daemon:
                 daily_keep_s=cfg.storage.retention_daily_years * 366 * DAY,
             ),
         )
-        await self._refill_ids()
+        self.writer = StoreWriter(
+            self.store,
+            stored=self._wake_publishers,
+            raised=lambda name, detail: self._spawn(self._gateway_alarm(name, detail)),
+            cleared=lambda name, detail: self._spawn(
+                self._gateway_alarm(name, detail, state="cleared")
+            ),
+        )
+        self.timekeeper = TimeKeeper(
+            self.clock,
+            sync_source(cfg.clock.source, cfg.clock.synchronised_file),
+            floor=self.store.newest_interval_end,
+        )
         # The flags each meter last reported: a restart raises no alarm a second time.
         self.pipeline.restore_flags(await self.store.meter_status())
-        if self.store.recovered_from is not None:
-            await self._gateway_alarm(
-                "STORE_CORRUPT", f"store was corrupt; moved aside to {self.store.recovered_from}"
-            )
         for tenant in cfg.tenants:
             uplink = MqttUplink(
                 cfg.broker_settings(tenant),
@@ -178,6 +180,13 @@ class Daemon:
             self.publishers[tenant.name] = publisher
             await uplink.start()
             publisher.start()
+        # Gateway alarms after the publishers exist (one the store cannot take goes to them).
+        if self.store.recovered_from is not None:
+            await self._gateway_alarm(
+                "STORE_CORRUPT", f"store was corrupt; moved aside to {self.store.recovered_from}"
+            )
+        self._check_clock()
+        self.writer.start()
         self.driver = await self._make_driver()
         await self.driver.start()
         if self.config.radio.port.startswith("/dev/"):
@@ -185,6 +194,19 @@ class Daemon:
         self._persist_task = asyncio.create_task(self._persister(), name="persister")
         self._tasks.append(asyncio.create_task(self._frames(self.driver), name="frames"))
         self._start_schedules()
+        self._tasks.append(asyncio.create_task(self._watch_clock(), name="clock"))
+
+    def _spawn(self, job: Any) -> None:
+        """Run a gateway-alarm coroutine from synchronous code (kept until it is done)."""
+        task = asyncio.ensure_future(job)
+        self._jobs.add(task)
+        task.add_done_callback(self._jobs.discard)
+
+    def _wake_publishers(self, tenants: set[str]) -> None:
+        for tenant in tenants:
+            publisher = self.publishers.get(tenant)
+            if publisher is not None:
+                publisher.wake.set()
 
     async def _make_driver(self) -> ModuleDriver:
         if self._driver_factory is not None:
@@ -237,8 +259,9 @@ class Daemon:
             kinds.append("daily")
         self._kinds = kinds
         scheduler = AsyncIOScheduler()
+        floor = self.timekeeper.floor if self.timekeeper is not None else 0.0
         for kind in kinds:
-            self.tracker.start(kind)
+            self.tracker.start(kind, floor=floor)
             scheduler.add_job(
                 self.take_intervals,
                 BoundaryTrigger(self.clock, PERIODS[kind], GRACE_S),
@@ -260,10 +283,13 @@ class Daemon:
             self._usb.stop()
         if self.driver is not None:
             await self.driver.stop()
-        for task in self._tasks:
+        for task in [*self._tasks, *self._jobs]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self.writer is not None:
+            await self.writer.flush()  # a last try for what waits in memory
+            await self.writer.stop()
         if self._persist_task is not None:
             # Interval values already taken are stored before the store closes.
             with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
@@ -307,9 +333,12 @@ class Daemon:
             await self._store_alarm(outcome.alarm)
 
     async def _store_alarm(self, event: AlarmEvent) -> None:
-        assert self.store is not None
-        item = alarm_item(self.gateway, event, event.previous_status)
-        await self.store.enqueue([item], meter_status={event.meter_id: event.reading.flags})
+        assert self.writer is not None
+        item = alarm_item(
+            self.gateway, event, event.previous_status, clock_synchronised=self._clock_trusted
+        )
+        # Stored, or kept in memory with the flags until it can be: never forgotten.
+        await self.writer.enqueue([item], meter_status={event.meter_id: event.reading.flags})
         self.state.recent_alarms.append(
             {
                 "id": event.meter_id,
@@ -320,13 +349,20 @@ class Daemon:
                 "cleared": sorted(event.cleared),
             }
         )
-        self.publishers[event.tenant].wake.set()
 
-    async def _gateway_alarm(self, name: str, detail: str) -> None:
+    async def _gateway_alarm(self, name: str, detail: str, state: str = "raised") -> None:
+        """Raise (or clear) an alarm of the gateway itself, to every tenant.
+
+        Stored like any alarm; when the store refuses it (the alarm may be about the store),
+        it is published from memory under its own id instead, retried until acknowledged.
+        """
         assert self.store is not None
         now = self.clock()
-        self.state.gateway_alarms.append(GatewayAlarm(name, detail, now))
-        log.error("gateway alarm %s: %s", name, detail)
+        self.state.gateway_alarms.append(GatewayAlarm(name, detail, now, state))
+        if state == "raised":
+            log.error("gateway alarm %s: %s", name, detail)
+        else:
+            log.warning("gateway alarm %s cleared: %s", name, detail)
         items = []
         for tenant in self.config.tenants:
             document = messages.gateway_alarm(
@@ -335,9 +371,77 @@ class Daemon:
                 alarm=name,
                 detail=detail,
                 time=utc(now),
+                state="cleared" if state == "cleared" else "raised",
+                clock_synchronised=self._clock_trusted,
             )
             items.append(OutboxItem(tenant.name, "alarm", now, document))
-        await self.store.enqueue(items)
+        try:
+            await self.store.enqueue(items)
+        except StoreWriteError as exc:
+            log.error("gateway alarm %s not stored (%s): publishing it from memory", name, exc)
+            for item in items:
+                self._send_unstored(item)
+            return
+        self._wake_publishers({item.tenant for item in items})
+
+    def _send_unstored(self, item: OutboxItem) -> None:
+        publisher = self.publishers.get(item.tenant)
+        if publisher is None:
+            return
+        row = OutboxRow(
+            message_id=self.next_id(),
+            tenant=item.tenant,
+            kind=item.kind,
+            created_at=item.created_at,
+            interval_end=item.interval_end,
+            document=item.document,
+            attempts=0,
+        )
+        publisher.send_unstored(row)
+
+    # -- the clock ------------------------------------------------------------------------
+
+    @property
+    def _clock_trusted(self) -> bool:
+        return self.timekeeper is None or self.timekeeper.verdict.trusted
+
+    def _check_clock(self) -> bool:
+        """Judge the clock; on a change raise or clear its alarms, and when it is trusted
+        again resume the intervals from the current boundary (none invented for the time it
+        was not). Whether interval values may be taken now."""
+        if self.timekeeper is None:
+            return True
+        previous, now = self.timekeeper.check()
+        for alarm, was, is_ in (
+            ("CLOCK_UNSYNCHRONISED", not previous.synchronised, not now.synchronised),
+            ("CLOCK_STEPPED_BACK", previous.behind_store, now.behind_store),
+        ):
+            if is_ != was:
+                self._spawn(self._gateway_alarm(alarm, self._clock_detail(now), _state(is_)))
+        if now.trusted and not previous.trusted and self._kinds:
+            # Behind the store only: the clock became right the moment it passed the floor.
+            # Unsynchronised: when is unknown, so from now (nothing invented before it).
+            floor = self.timekeeper.floor
+            since = floor if previous.synchronised else self.clock()
+            for kind in self._kinds:
+                self.tracker.start(kind, now=since, floor=floor)
+            log.warning("clock trusted again: intervals resume after %s", utc(since))
+        return now.trusted
+
+    def _clock_detail(self, verdict: ClockVerdict) -> str:
+        assert self.timekeeper is not None
+        parts = [f"clock source {self.timekeeper.source.name}"]
+        parts.append("synchronised" if verdict.synchronised else "not synchronised")
+        if self.timekeeper.floor:
+            floor = messages.iso_utc(utc(self.timekeeper.floor))
+            relation = "behind" if verdict.behind_store else "past"
+            parts.append(f"{relation} the newest stored interval end {floor}")
+        return "; ".join(parts)
+
+    async def _watch_clock(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self._check_clock()
 
     # -- intervals ------------------------------------------------------------------------
 
@@ -350,7 +454,11 @@ class Daemon:
         30,000-meter snapshot is not kept waiting for it.
         """
         async with self._snapshot_lock:
+            if not self._check_clock():
+                return  # the snapshots wait for a clock that can label them
+            assert self.timekeeper is not None
             for end in self.tracker.due(kind, passed):
+                self.timekeeper.taken(end)
                 meters = self.priority_meters if kind == "5min" else None
                 if kind == "5min" and not meters:
                     continue
@@ -368,7 +476,7 @@ class Daemon:
                 self._to_persist.task_done()
 
     async def _store_interval(self, kind: str, end: float, readings: list[Reading]) -> None:
-        assert self.store is not None
+        assert self.writer is not None
         by_tenant: dict[str, list[Reading]] = {}
         for reading in readings:
             by_tenant.setdefault(reading.tenant, []).append(reading)
@@ -379,10 +487,8 @@ class Daemon:
             items += batch_items(self.gateway, tenant, kind, end, tenant_readings, batch, now)
             await asyncio.sleep(0)  # let frames through between tenants' batches
         if items:
-            await self.store.enqueue(items)
+            await self.writer.enqueue(items)  # stored, or kept in memory until it can be
             self.state.batches += len(items)
-            for tenant in by_tenant:
-                self.publishers[tenant].wake.set()
 
     async def retention(self) -> None:
         """Thin and expire delivered data past its horizon."""
@@ -408,6 +514,11 @@ class Daemon:
             "batches": self.state.batches,
             "frame_failures": self.state.frame_failures,
         }
+        if self.writer is not None:
+            unstored = self.writer.unstored
+            for kind in ("alarm", "readings"):
+                out[f"store_failures.{kind}"] = unstored.counters.store_failures[kind]
+                out[f"unstored_dropped.{kind}"] = unstored.counters.dropped[kind]
         if self.driver is not None:
             out["radio_reconnects"] = self.driver.counters.reconnects
             out["radio_bad_frames"] = self.driver.counters.bad_frames
@@ -471,8 +582,39 @@ class Daemon:
             },
             "counters": self.counters(),
             "queue": queue,
+            "store": self._store_status(),
+            "clock": self._clock_status(),
             "gateway_alarms": [a.__dict__ for a in self.state.gateway_alarms],
         }
+
+    def _store_status(self) -> dict[str, Any]:
+        if self.writer is None:
+            return {}
+        unstored = self.writer.unstored
+        return {
+            "writable": self.writer.problem is None,
+            "problem": self.writer.problem,
+            "store_failures": dict(unstored.counters.store_failures),
+            "waiting_in_memory": unstored.waiting(),
+            "dropped_from_memory": dict(unstored.counters.dropped),
+        }
+
+    def _clock_status(self) -> dict[str, Any]:
+        keeper = self.timekeeper
+        if keeper is None:
+            return {}
+        verdict = keeper.verdict
+        return {
+            "source": keeper.source.name,
+            "synchronised": verdict.synchronised,
+            "behind_store": verdict.behind_store,
+            "trusted": verdict.trusted,
+            "newest_interval_end": messages.iso_utc(utc(keeper.floor)) if keeper.floor else None,
+        }
+
+
+def _state(active: bool) -> str:
+    return "raised" if active else "cleared"
 
 
 def _matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:

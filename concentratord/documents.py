@@ -32,8 +32,11 @@ def reading_row(reading: Reading) -> dict[str, Any]:
     return row
 
 
-def alarm_item(gateway: str, event: AlarmEvent, previous_status: str) -> OutboxItem:
-    """The outbox item of one alarm event (published at once)."""
+def alarm_item(
+    gateway: str, event: AlarmEvent, previous_status: str, *, clock_synchronised: bool = True
+) -> OutboxItem:
+    """The outbox item of one alarm event (published at once); ``clock_synchronised`` False
+    flags its timestamp as taken from a clock not known to be right."""
     document = messages.alarm_event(
         gateway=gateway,
         message_id=UNASSIGNED,
@@ -44,6 +47,7 @@ def alarm_item(gateway: str, event: AlarmEvent, previous_status: str) -> OutboxI
         raised=event.raised,
         cleared=event.cleared,
         fields=event.reading.fields,
+        clock_synchronised=clock_synchronised,
     )
     return OutboxItem(event.tenant, "alarm", event.timestamp, document)
 

@@ -108,6 +108,12 @@ class Publisher:
             self._replays.put_nowait(row)
         self.wake.set()
 
+    def send_unstored(self, row: OutboxRow) -> None:
+        """Publish a document the store could not take (a gateway alarm about the store
+        itself) under its own message id: retried until acknowledged, like a replay, and
+        never marked delivered (it has no row)."""
+        self.replay([row])
+
     def topic_of(self, row: OutboxRow) -> str:
         """Where a row goes in the topic tree."""
         topics = self.uplink.topics

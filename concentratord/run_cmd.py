@@ -43,6 +43,7 @@ async def _run(config_file: str, show_status: bool) -> int:
     from concentratord.control import AuditLog, ControlServer
     from concentratord.control_commands import commands, load_local_keys
     from concentratord.daemon import Daemon
+    from concentratord.store import StoreWriteError
     from radio.driver import ModuleError
 
     config = load_config(config_file)
@@ -55,8 +56,11 @@ async def _run(config_file: str, show_status: bool) -> int:
     notify = _notifier()
     try:
         await daemon.start()
-    except (ModuleError, OSError) as err:
+    except (ModuleError, OSError, StoreWriteError) as err:
+        # StoreWriteError: the store is sound but cannot be written (read-only, immutable,
+        # I/O error); it is left exactly as it is, for a restart once that is fixed.
         log.error("start-up failed: %s", err)
+        print(f"concentratord: start-up failed: {err}", file=sys.stderr, flush=True)
         await daemon.stop()
         return 1
     control = ControlServer(

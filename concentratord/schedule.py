@@ -60,10 +60,17 @@ class IntervalTracker:
         self.grace_s = grace_s
         self._done: dict[str, float] = {}
 
-    def start(self, kind: str, now: float | None = None) -> None:
-        """Begin counting from the current interval: its end is the first one due."""
+    def start(self, kind: str, now: float | None = None, floor: float = 0.0) -> None:
+        """Begin counting from the current interval: its end is the first one due, unless
+        that is at or before ``floor`` (the newest interval end already stored: a clock
+        behind it must not label an interval again); then the first end after the floor.
+
+        Also how counting resumes after the clock was not trusted: the intervals that
+        passed meanwhile are not invented.
+        """
         when = self.clock() if now is None else now
-        self._done[kind] = last_boundary(when, PERIODS[kind])
+        period = PERIODS[kind]
+        self._done[kind] = max(last_boundary(when, period), last_boundary(floor, period))
 
     def due(self, kind: str, passed: float | None = None) -> list[float]:
         """Interval ends of ``kind`` reached (plus grace) and not yet taken, oldest first.

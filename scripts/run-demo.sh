@@ -72,6 +72,11 @@ file = "$DEMO/keys.txt"
 priority_meters = [$priority]
 time_scale = $SPEED
 
+[clock]
+# Simulated time runs from the host's clock at $SPEED x: whether the host is synchronised
+# says nothing about it (a sandbox may well not be).
+source = "trusted"
+
 [uplink]
 broker = "mqtt://127.0.0.1:$PORT"
 

@@ -38,8 +38,10 @@ Typical use (see tests/test_daemon_e2e.py)::
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -48,6 +50,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -127,20 +130,24 @@ def gateway_files(
     daily: bool = True,
     uplink: Mapping[str, object] | None = None,
     storage: Mapping[str, object] | None = None,
+    clock: Mapping[str, object] | None = None,
     extra: str = "",
 ) -> GatewayFiles:
     """Write a daemon configuration (and its keys file, mode 0600) under ``root``.
 
     ``uplink`` overrides/extends :data:`UPLINK_DEFAULTS` (e.g. ``{"codec": "compact"}``);
-    ``storage`` adds ``[storage]`` keys (e.g. ``{"max_bytes": 1 << 20}``); ``extra`` is
-    appended verbatim (more tables).
+    ``storage`` adds ``[storage]`` keys (e.g. ``{"max_bytes": 1 << 20}``); ``clock`` replaces
+    ``[clock]`` (default: ``source = "trusted"``: simulated time, and a test machine's own
+    synchronisation is no business of the test's); ``extra`` is appended verbatim.
     """
     root.mkdir(parents=True, exist_ok=True)
     state_dir = root / "state"
     state_dir.mkdir(exist_ok=True)
     socket = state_dir / "control.sock"
     if len(str(socket)) > _SOCKET_MAX:
-        socket = Path(tempfile.mkdtemp(prefix="cd-sock-")) / "control.sock"
+        socket_dir = tempfile.mkdtemp(prefix="cd-sock-")
+        atexit.register(shutil.rmtree, socket_dir, ignore_errors=True)
+        socket = Path(socket_dir) / "control.sock"
     keys = root / "keys.txt"
     keys.write_text(keys_text)
     os.chmod(keys, 0o600)
@@ -167,6 +174,7 @@ def gateway_files(
         + _table("radio", {"module": module, "port": radio_port, "mode": mode})
         + _table("keys", {"file": str(keys)})
         + _table("schedule", schedule)
+        + _table("clock", dict(clock or {"source": "trusted"}))
         + _table("uplink", {"broker": broker_url, **UPLINK_DEFAULTS, **(uplink or {})})
         + _table("storage", {"path": str(files.store), **(storage or {})})
         + _table("control", {"socket": str(socket)})
@@ -387,13 +395,14 @@ class UplinkCollector:
     """A head-end: an MQTT 5 client that records every uplink message and sends commands.
 
     Subscribes (QoS 1) to ``{prefix}/gateway/#`` and to its own reply topic
-    ``test-headend/replies/#``; resubscribes after a broker restart (paho reconnects).
+    ``concentratord/headend/test-replies/#``; resubscribes after a broker restart (paho
+    reconnects).
     ``persistent``: a session that outlives the connection (and, with
     :func:`persistent_broker`, a broker restart), so that nothing published while the
     collector reconnects is missed: the broker queues it.
     """
 
-    REPLIES = "test-headend/replies"
+    REPLIES = "concentratord/headend/test-replies"
 
     def __init__(
         self,
@@ -545,6 +554,16 @@ class UplinkCollector:
         """Disconnect and stop the network thread."""
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def iso(when: float) -> str:
+    """An epoch time as the uplink prints it (whole seconds)."""
+    return datetime.fromtimestamp(when, UTC).isoformat().replace("+00:00", "Z")
+
+
+def epoch_of(text: str) -> float:
+    """An uplink time back to epoch seconds."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def persistent_broker(workdir: Path) -> MosquittoBroker:

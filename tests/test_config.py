@@ -238,6 +238,50 @@ def test_broker_port_defaults_by_tls(tmp_path: Path) -> None:
     assert (config.uplink.host, config.uplink.port, config.uplink.tls) == ("127.0.0.1", 1883, False)
 
 
+def test_reply_prefix_defaults_to_headend_under_the_prefix(tmp_path: Path) -> None:
+    config = load_config(minimal(tmp_path))
+    assert config.uplink is not None
+    assert config.uplink.reply_prefix == "concentratord/headend/"
+
+
+def test_reply_prefix_default_follows_a_configured_prefix(tmp_path: Path) -> None:
+    config = load_config(minimal(tmp_path, 'prefix = "water/amr"\n'))
+    assert config.uplink is not None
+    assert config.uplink.reply_prefix == "water/amr/headend/"
+
+
+def test_reply_prefix_placeholder_is_replaced_by_the_prefix(tmp_path: Path) -> None:
+    config = load_config(minimal(tmp_path, 'prefix = "water"\nreply_prefix = "hq/{prefix}"\n'))
+    assert config.uplink is not None
+    assert config.uplink.reply_prefix == "hq/water/"
+
+
+def test_reply_prefix_reaches_the_broker_settings(tmp_path: Path) -> None:
+    config = load_config(minimal(tmp_path, 'reply_prefix = "hq/replies"\n'))
+    assert config.broker_settings(config.tenants[0]).reply_prefix == "hq/replies/"
+
+
+def test_reply_prefix_in_the_gateway_tree_refused(tmp_path: Path) -> None:
+    path = minimal(tmp_path, 'reply_prefix = "{prefix}/gateway/gw-test/replies"\n')
+    assert error_of(path) == (
+        f"{path}: uplink.reply_prefix: reply prefix 'concentratord/gateway/gw-test/replies' "
+        "overlaps the gateway tree 'concentratord/gateway/': a reply could pass for the "
+        "gateway's own messages"
+    )
+
+
+def test_reply_prefix_containing_the_gateway_tree_refused(tmp_path: Path) -> None:
+    path = minimal(tmp_path, 'reply_prefix = "{prefix}"\n')
+    assert "uplink.reply_prefix: reply prefix 'concentratord' overlaps" in error_of(path)
+
+
+def test_reply_prefix_with_a_wildcard_refused(tmp_path: Path) -> None:
+    path = minimal(tmp_path, 'reply_prefix = "hq/#"\n')
+    assert error_of(path) == (
+        f"{path}: uplink.reply_prefix: reply prefix 'hq/#' is not a valid topic prefix"
+    )
+
+
 def test_tls_file_with_plain_mqtt_refused(tmp_path: Path) -> None:
     write(tmp_path / "ca.pem", "PEM\n")
     path = minimal(tmp_path, 'ca_file = "ca.pem"\n')

@@ -215,6 +215,30 @@ def test_broker_settings_carry_the_tenant_uplink(tmp_path: Path) -> None:
     assert (settings.keepalive, settings.client_id) == (300, "concentratord-gw-test-default")
 
 
+def test_reply_prefix_under_another_tenants_prefix_refused(tmp_path: Path) -> None:
+    water = tenant("water", ["1*"]) + 'reply_prefix = "heat/replies"\n'
+    path = shared(tmp_path, water, tenant("heat", ["2*"]))
+    assert error_of(path) == (
+        f"{path}: tenant[1].uplink.reply_prefix: 'heat/replies/' meets the topics of tenant "
+        "'heat' (prefix 'heat')"
+    )
+
+
+def test_reply_prefix_containing_another_tenants_prefix_refused(tmp_path: Path) -> None:
+    water = tenant("water", ["1*"]) + 'reply_prefix = "utility"\n'
+    heat = tenant("heat", ["2*"]).replace('prefix = "heat"', 'prefix = "utility/heat"')
+    path = shared(tmp_path, water, heat)
+    assert error_of(path).startswith(f"{path}: tenant[1].uplink.reply_prefix: 'utility/' meets")
+
+
+def test_tenants_sharing_a_prefix_may_share_its_reply_prefix(tmp_path: Path) -> None:
+    same = 'prefix = "shared"'
+    water = tenant("water", ["1*"]).replace('prefix = "water"', same)
+    heat = tenant("heat", ["2*"]).replace('prefix = "heat"', same)
+    config = load_config(shared(tmp_path, water, heat))
+    assert {t.uplink.reply_prefix for t in config.tenants} == {"shared/headend/"}
+
+
 def test_single_bracket_tenant_table_refused_with_a_hint(tmp_path: Path) -> None:
     text = HEAD.format(profile="mini") + '[tenant]\nname = "water"\nmeters = ["1*"]\n'
     path = config_file(tmp_path, text)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -36,7 +35,9 @@ from tests.daemon_harness import (
     FieldFeed,
     Uplink,
     UplinkCollector,
+    epoch_of,
     gateway_files,
+    iso,
     persistent_broker,
     readings_by_interval,
     shared_clock_origin,
@@ -54,16 +55,6 @@ LEAK_AT = DEFAULT_EPOCH + 12 * HOUR  # noon, broker down
 OUTAGE_END = OUTAGE_START + DAY  # 23:30 the next day
 LAST_HOUR = DEFAULT_EPOCH + 23 * HOUR  # the last hourly boundary before the broker is back
 SEED = 77
-
-
-def iso(when: float) -> str:
-    """An epoch time as the uplink prints it."""
-    return datetime.fromtimestamp(when, UTC).isoformat().replace("+00:00", "Z")
-
-
-def epoch_of(text: str) -> float:
-    """An uplink time back to epoch seconds."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 @dataclass

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from concentratord.store import OutboxItem, Store
+from concentratord.store import ID_SAFETY_GAP, OutboxItem, Store
 from tests.test_store import reading, with_store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +47,7 @@ def test_garbage_file_is_moved_aside_and_a_fresh_store_started(tmp_path: Path) -
     recovered, ids = with_store(path, body)
     assert recovered == tmp_path / "s.sqlite.corrupt-1"
     assert recovered.read_bytes() == garbage
-    assert ids == [1]
+    assert ids == [ID_SAFETY_GAP + 1]  # above every id a lost store may have handed out
 
 
 def test_truncated_file_fails_quick_check_and_is_moved_aside(tmp_path: Path) -> None:
@@ -88,7 +88,7 @@ async def _recovered(store: Store) -> Path | None:
 # and print "<message id> <run> <seq>" after each enqueue has returned, flushed.
 CHILD = """
 import asyncio, sys
-from concentratord.store import OutboxItem, Store
+from concentratord.store import ID_SAFETY_GAP, OutboxItem, Store
 
 async def main(path, run):
     store = await Store.open(path, max_bytes=64 << 20, backfill_s=86400.0)

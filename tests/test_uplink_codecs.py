@@ -19,9 +19,11 @@ from uplink.codecs import (
     MissingReferenceError,
     Reference,
     codec_named,
+    decode_command_payload,
     reference_of,
 )
 from uplink.columns import decode_rows, decode_rows_delta, encode_rows, encode_rows_delta
+from uplink.commands import MAX_COMMAND_BYTES
 from uplink.messages import alarm_event, offline_state
 from uplink.wire import qos1_exchange_bytes
 
@@ -236,3 +238,22 @@ def test_json_codec_writes_a_meters_nan_as_null() -> None:
         "x": None,
         "y": 1.5,
     }
+
+
+def test_compact_command_within_the_limit_decodes() -> None:
+    doc = {"gateway": "gw-0001", "args": {}}
+    assert decode_command_payload(CompactCodec().encode(doc), CompactCodec()) == doc
+
+
+def test_compact_command_that_decompresses_beyond_the_limit_is_refused() -> None:
+    # A few hundred bytes on the wire that would expand to more than a command may be.
+    frame = CompactCodec().encode({"gateway": "gw-0001", "args": {"pad": "x" * 100_000}})
+    assert len(frame) < MAX_COMMAND_BYTES
+    with pytest.raises(CodecError, match=f"over {MAX_COMMAND_BYTES}"):
+        decode_command_payload(frame, CompactCodec())
+
+
+def test_command_payload_over_the_limit_is_refused_before_decoding() -> None:
+    payload = b"{" + b" " * MAX_COMMAND_BYTES + b"}"
+    with pytest.raises(CodecError, match=f"payload: {len(payload)} bytes, at most"):
+        decode_command_payload(payload, JsonCodec())

@@ -12,10 +12,13 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from tests.mqtt_broker import MosquittoBroker, Subscriber, make_uplink
+from tests.mqtt_broker import MosquittoBroker, Received, Subscriber, make_uplink
 from uplink import Command, MqttUplink, Reply
+from uplink.commands import MAX_COMMAND_BYTES
 
 BASE = "concentratord/gateway/gw-0001"
+# The default reply prefix of prefix "concentratord": where a head-end may have replies sent.
+HEADEND = "concentratord/headend"
 
 
 @pytest.fixture
@@ -50,7 +53,8 @@ def scenario_with(
         uplink: MqttUplink = make_uplink(broker, on_command=handler or daemon)
         await uplink.start()
         await asyncio.wait_for(uplink.connected.wait(), 10)
-        head_end = Subscriber(broker, ["head-end/#", f"{BASE}/reply/#"], mqtt5=mqtt5)
+        # Everything: a reply published where it must not be would be seen.
+        head_end = Subscriber(broker, ["#"], mqtt5=mqtt5)
         try:
             await body(uplink, head_end, daemon)
         finally:
@@ -70,10 +74,10 @@ def test_mqtt5_command_replies_to_response_topic_with_correlation_data(
 ) -> None:
     async def body(uplink: MqttUplink, head_end: Subscriber, daemon: Daemon) -> None:
         props = Properties(PacketTypes.PUBLISH)
-        props.ResponseTopic = "head-end/replies/42"
+        props.ResponseTopic = f"{HEADEND}/replies/42"
         props.CorrelationData = b"\x00req-42"
         head_end.publish(f"{BASE}/command/get_status", command(), props)
-        reply = await head_end.wait_for("head-end/replies/42")
+        reply = await head_end.wait_for(f"{HEADEND}/replies/42")
         assert reply.properties.CorrelationData == b"\x00req-42"
         doc = json.loads(reply.payload)
         assert doc["ok"] is True and doc["result"] == {"meters": 3}
@@ -85,9 +89,9 @@ def test_mqtt5_command_replies_to_response_topic_with_correlation_data(
 
 def test_mqtt311_command_replies_to_reply_to_with_correlation_id(broker: MosquittoBroker) -> None:
     async def body(uplink: MqttUplink, head_end: Subscriber, daemon: Daemon) -> None:
-        payload = command(reply_to="head-end/r/7", correlation_id="c-7")
+        payload = command(reply_to=f"{HEADEND}/r/7", correlation_id="c-7")
         head_end.publish(f"{BASE}/command/get_status", payload)
-        doc = json.loads((await head_end.wait_for("head-end/r/7")).payload)
+        doc = json.loads((await head_end.wait_for(f"{HEADEND}/r/7")).payload)
         assert doc["ok"] is True and doc["correlation_id"] == "c-7"
 
     scenario_with(broker, body, mqtt5=False)
@@ -157,3 +161,166 @@ def test_handler_failure_is_replied_as_internal_error(broker: MosquittoBroker) -
         assert doc["ok"] is False and "store is closed" in doc["error"]
 
     scenario_with(broker, body, handler=failing)
+
+
+# ------------------------------------------------------------- reply topics and size limits
+
+
+def reply_of(
+    broker: MosquittoBroker,
+    payload: bytes,
+    *,
+    name: str = "get_status",
+    props: Properties | None = None,
+    reply_topic: str | None = None,
+) -> tuple[Received, list[Received], Daemon]:
+    """Publish one command; return its reply (on ``reply_topic``, default the command's
+    default reply topic) and every message seen up to it."""
+    result: dict[str, Any] = {}
+
+    async def body(uplink: MqttUplink, head_end: Subscriber, daemon: Daemon) -> None:
+        head_end.publish(f"{BASE}/command/{name}", payload, props)
+        result["reply"] = await head_end.wait_for(reply_topic or f"{BASE}/reply/{name}")
+        result["seen"] = list(head_end.messages)
+
+    daemon = scenario_with(broker, body)
+    return result["reply"], result["seen"], daemon
+
+
+def response_topic(topic: str, correlation: bytes | None = None) -> Properties:
+    props = Properties(PacketTypes.PUBLISH)
+    props.ResponseTopic = topic
+    if correlation is not None:
+        props.CorrelationData = correlation
+    return props
+
+
+def topics_of(seen: list[Received]) -> set[str]:
+    return {m.topic for m in seen}
+
+
+def test_reply_to_under_another_prefix_is_refused_on_the_default_reply_topic(
+    broker: MosquittoBroker,
+) -> None:
+    reply, seen, daemon = reply_of(broker, command(reply_to="other/headend/r/1"))
+    doc = json.loads(reply.payload)
+    assert doc["ok"] is False
+    assert doc["error"] == (
+        "reply_to: topic 'other/headend/r/1' is not under this tenant's reply prefix "
+        "'concentratord/headend/'"
+    )
+    assert "other/headend/r/1" not in topics_of(seen)
+    assert daemon.seen == []
+
+
+def test_reply_to_in_the_gateway_event_tree_is_refused_and_nothing_is_published_there(
+    broker: MosquittoBroker,
+) -> None:
+    reply, seen, daemon = reply_of(broker, command(reply_to=f"{BASE}/event/alarm"))
+    doc = json.loads(reply.payload)
+    assert doc["ok"] is False
+    assert doc["error"] == (
+        f"reply_to: topic '{BASE}/event/alarm' is in the gateway tree 'concentratord/gateway/', "
+        "not under this tenant's reply prefix 'concentratord/headend/'"
+    )
+    assert f"{BASE}/event/alarm" not in topics_of(seen)
+    assert daemon.seen == []
+
+
+def test_response_topic_outside_the_reply_prefix_is_refused_on_the_default_reply_topic(
+    broker: MosquittoBroker,
+) -> None:
+    props = response_topic("other-tenant/replies/9")
+    reply, seen, daemon = reply_of(broker, command(), props=props)
+    doc = json.loads(reply.payload)
+    assert doc["ok"] is False
+    assert doc["error"] == (
+        "response topic: topic 'other-tenant/replies/9' is not under this tenant's reply "
+        "prefix 'concentratord/headend/'"
+    )
+    assert "other-tenant/replies/9" not in topics_of(seen)
+    assert daemon.seen == []
+
+
+def test_foreign_reply_to_next_to_a_response_topic_is_refused_on_the_response_topic(
+    broker: MosquittoBroker,
+) -> None:
+    props = response_topic(f"{HEADEND}/replies/3")
+    payload = command(reply_to=f"{BASE}/event/alarm")
+    reply, seen, daemon = reply_of(broker, payload, props=props, reply_topic=f"{HEADEND}/replies/3")
+    doc = json.loads(reply.payload)
+    assert doc["ok"] is False and doc["error"].startswith("reply_to: topic ")
+    assert f"{BASE}/event/alarm" not in topics_of(seen)
+    assert daemon.seen == []
+
+
+def test_refusal_of_a_response_topic_carries_the_correlation_data(
+    broker: MosquittoBroker,
+) -> None:
+    props = response_topic("other-tenant/replies/9", b"req-9")
+    reply, _, _ = reply_of(broker, command(), props=props)
+    assert reply.properties.CorrelationData == b"req-9"
+
+
+def test_reply_to_over_256_bytes_is_refused_with_its_size_and_not_echoed(
+    broker: MosquittoBroker,
+) -> None:
+    long_topic = f"{HEADEND}/" + "x" * 300
+    reply, seen, daemon = reply_of(broker, command(reply_to=long_topic))
+    doc = json.loads(reply.payload)
+    assert doc["ok"] is False and doc["error"] == "reply_to: 322 bytes, at most 256"
+    assert long_topic not in topics_of(seen)
+    assert daemon.seen == []
+
+
+def test_correlation_id_of_256_bytes_is_accepted_and_echoed(broker: MosquittoBroker) -> None:
+    reply, _, daemon = reply_of(broker, command(correlation_id="é" * 128))
+    doc = json.loads(reply.payload)
+    assert doc["ok"] is True and doc["correlation_id"] == "é" * 128
+    assert [c.name for c in daemon.seen] == ["get_status"]
+
+
+def test_correlation_id_over_256_bytes_is_refused_with_its_size_and_not_echoed(
+    broker: MosquittoBroker,
+) -> None:
+    reply, _, daemon = reply_of(broker, command(correlation_id="c" * 257))
+    doc = json.loads(reply.payload)
+    assert doc["ok"] is False and doc["error"] == "correlation_id: 257 bytes, at most 256"
+    assert "correlation_id" not in doc
+    assert daemon.seen == []
+
+
+def test_correlation_id_of_10_mb_is_refused_and_not_echoed(broker: MosquittoBroker) -> None:
+    # Far beyond the payload limit: refused before it is even decoded.
+    reply, _, daemon = reply_of(broker, command(correlation_id="c" * 10_000_000))
+    doc = json.loads(reply.payload)
+    assert doc["ok"] is False and f"at most {MAX_COMMAND_BYTES}" in doc["error"]
+    assert "correlation_id" not in doc and len(reply.payload) < 1024
+    assert daemon.seen == []
+
+
+def test_correlation_data_over_256_bytes_is_refused_and_not_echoed(
+    broker: MosquittoBroker,
+) -> None:
+    props = response_topic(f"{HEADEND}/replies/1", b"d" * 257)
+    reply, _, daemon = reply_of(broker, command(), props=props, reply_topic=f"{HEADEND}/replies/1")
+    doc = json.loads(reply.payload)
+    assert doc["ok"] is False and doc["error"] == "correlation data: 257 bytes, at most 256"
+    assert getattr(reply.properties, "CorrelationData", None) is None
+    assert daemon.seen == []
+
+
+def test_correlation_data_of_256_bytes_is_accepted_and_echoed(broker: MosquittoBroker) -> None:
+    props = response_topic(f"{HEADEND}/replies/1", b"d" * 256)
+    reply, _, _ = reply_of(broker, command(), props=props, reply_topic=f"{HEADEND}/replies/1")
+    assert json.loads(reply.payload)["ok"] is True
+    assert reply.properties.CorrelationData == b"d" * 256
+
+
+def test_command_payload_over_64_kib_is_refused_with_its_size(broker: MosquittoBroker) -> None:
+    payload = command(args={"meters": ["12345678"] * 7000})
+    reply, _, daemon = reply_of(broker, payload, name="backfill")
+    doc = json.loads(reply.payload)
+    assert doc["ok"] is False
+    assert doc["error"] == f"payload: {len(payload)} bytes, at most {MAX_COMMAND_BYTES}"
+    assert daemon.seen == []

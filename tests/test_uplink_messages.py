@@ -12,11 +12,14 @@ import pytest
 
 from uplink import messages
 from uplink.commands import (
+    MAX_CORRELATION_ID_BYTES,
+    MAX_REPLY_TOPIC_BYTES,
     BackfillArgs,
     CommandRefusedError,
     check_backfill,
     check_get_status,
     check_set_priority_meters,
+    correlation_id_of,
     parse_command,
 )
 
@@ -143,6 +146,40 @@ def test_uptime_counts_from_injected_clock() -> None:
 def test_command_document_schema_accepts_a_backfill() -> None:
     doc = {"gateway": "gw-0001", "args": {"from": "2026-03-01T00:00:00Z"}, "correlation_id": "1"}
     validate("command", doc)
+
+
+def schema_of(kind: str) -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads((SCHEMAS / f"{kind}.schema.json").read_text())
+    return schema
+
+
+def test_schema_length_limits_are_the_gateways_limits() -> None:
+    command = schema_of("command")["properties"]
+    assert command["reply_to"]["maxLength"] == MAX_REPLY_TOPIC_BYTES
+    assert command["correlation_id"]["maxLength"] == MAX_CORRELATION_ID_BYTES
+    reply = schema_of("reply")["properties"]
+    assert reply["correlation_id"]["maxLength"] == MAX_CORRELATION_ID_BYTES
+
+
+def test_command_schema_refuses_a_reply_to_over_256_characters() -> None:
+    doc = {"gateway": "gw-0001", "reply_to": "concentratord/headend/" + "x" * 240}
+    with pytest.raises(jsonschema.ValidationError, match="is too long"):
+        validate("command", doc)
+
+
+def test_command_schema_refuses_a_correlation_id_over_256_characters() -> None:
+    with pytest.raises(jsonschema.ValidationError, match="is too long"):
+        validate("command", {"gateway": "gw-0001", "correlation_id": "c" * 257})
+
+
+def test_correlation_id_that_is_not_utf8_is_refused() -> None:
+    # JSON's \ud800 escape gives a lone surrogate: no MQTT payload can echo it.
+    with pytest.raises(CommandRefusedError, match="correlation_id: not valid UTF-8"):
+        parse_command("get_status", {"gateway": "g", "correlation_id": "\ud800"}, gateway="g")
+
+
+def test_correlation_id_that_is_not_utf8_is_not_echoed() -> None:
+    assert correlation_id_of({"correlation_id": "\ud800"}) is None
 
 
 def test_backfill_args_are_parsed() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from uplink.settings import BrokerSettings, SettingsError, parse_broker_url
-from uplink.topics import TopicError, Topics, check_publish_topic
+from uplink.topics import TopicError, Topics, check_publish_topic, check_reply_prefix
 
 TOPICS = Topics("concentratord", "gw-0001")
 
@@ -85,3 +85,50 @@ def test_unknown_protocol_is_refused() -> None:
 def test_missing_tls_file_is_named() -> None:
     with pytest.raises(SettingsError, match="ca_file"):
         BrokerSettings(url="mqtts://h", ca_file="/nonexistent/ca.pem").check_files()
+
+
+# ------------------------------------------------------------------------- reply prefix
+
+
+def test_reply_prefix_defaults_to_headend_under_the_prefix() -> None:
+    assert Topics("water/amr", "gw").reply_prefix == "water/amr/headend/"
+
+
+def test_reply_topic_under_the_reply_prefix_is_accepted() -> None:
+    topic = "concentratord/headend/replies/1"
+    assert TOPICS.check_reply_topic(topic) == topic
+
+
+def test_reply_prefix_admits_whole_levels_only() -> None:
+    topics = Topics("concentratord", "gw", "replies/hq")
+    with pytest.raises(TopicError, match="not under this tenant's reply prefix 'replies/hq/'"):
+        topics.check_reply_topic("replies/hqx/1")
+
+
+def test_reply_topic_equal_to_the_reply_prefix_is_refused() -> None:
+    with pytest.raises(TopicError, match="not under"):
+        TOPICS.check_reply_topic("concentratord/headend/")
+
+
+def test_reply_topic_in_another_gateways_tree_is_refused() -> None:
+    with pytest.raises(TopicError, match="in the gateway tree 'concentratord/gateway/'"):
+        TOPICS.check_reply_topic("concentratord/gateway/gw-0002/command/backfill")
+
+
+@pytest.mark.parametrize(
+    "reply_prefix", ["concentratord/gateway/gw-0001/", "concentratord/gateway", "concentratord"]
+)
+def test_reply_prefix_overlapping_the_gateway_tree_is_refused(reply_prefix: str) -> None:
+    with pytest.raises(TopicError, match="overlaps the gateway tree"):
+        Topics("concentratord", "gw-0001", reply_prefix)
+
+
+@pytest.mark.parametrize("reply_prefix", ["", "/a", "a//b", "a/+/b", "a/#", "$SYS/x"])
+def test_reply_prefix_with_topic_syntax_is_refused(reply_prefix: str) -> None:
+    with pytest.raises(TopicError, match="not a valid topic prefix"):
+        check_reply_prefix(reply_prefix)
+
+
+def test_broker_settings_refuse_an_invalid_reply_prefix() -> None:
+    with pytest.raises(SettingsError, match="reply_prefix"):
+        BrokerSettings(url="mqtt://h", reply_prefix="a/#")

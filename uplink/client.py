@@ -101,7 +101,7 @@ class MqttUplink:
         rng: random.Random | None = None,
     ) -> None:
         self.settings = settings
-        self.topics = Topics(prefix, gateway_id)
+        self.topics = Topics(prefix, gateway_id, settings.reply_prefix)
         self.codec: Codec = codec if codec is not None else JsonCodec()
         self.client_id = client_id or settings.client_id or f"concentratord-{gateway_id}"
         self.connected = asyncio.Event()

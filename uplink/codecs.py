@@ -24,6 +24,7 @@ from uplink.columns import (
     encode_rows_delta,
     iso_to_ms,
 )
+from uplink.commands import MAX_COMMAND_BYTES
 
 # Bound on a decoded document: the largest batch (30,000 meters) is a few MiB of JSON.
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
@@ -185,11 +186,19 @@ class CompactCodec:
         return packed if len(packed) < len(raw) else raw
 
     def decode(
-        self, data: bytes, references: Mapping[int, Mapping[str, Any]] | None = None
+        self,
+        data: bytes,
+        references: Mapping[int, Mapping[str, Any]] | None = None,
+        *,
+        max_bytes: int = MAX_DOCUMENT_BYTES,
     ) -> dict[str, Any]:
         """The document in a compact frame. A delta frame needs its reference's document
-        in ``references`` (by message id), else :class:`MissingReferenceError`."""
-        frame = _frame(data)
+        in ``references`` (by message id), else :class:`MissingReferenceError`.
+
+        ``max_bytes`` bounds the frame and, decompressed, its CBOR (commands use a smaller
+        bound than the default: they are small, and a zstd frame can expand a thousandfold).
+        """
+        frame = _frame(data, max_bytes)
         doc: dict[str, Any] = frame[1]
         try:
             if frame[0] == DELTA_FORMAT:
@@ -221,10 +230,13 @@ def reference_of(data: bytes) -> tuple[int, str | None] | None:
     return int(ref_id), ref_end
 
 
-def _frame(data: bytes) -> list[Any]:
-    """The CBOR array of a compact frame, its shape checked."""
+def _frame(data: bytes, max_bytes: int = MAX_DOCUMENT_BYTES) -> list[Any]:
+    """The CBOR array of a compact frame of at most ``max_bytes`` (also decompressed), its
+    shape checked."""
+    if len(data) > max_bytes:
+        raise CodecError(f"payload: {len(data)} bytes, at most {max_bytes}")
     if data.startswith(_ZSTD_MAGIC):
-        data = _decompress(data)
+        data = _decompress(data, max_bytes)
     try:
         frame = cbor2.loads(data)
     except (cbor2.CBORDecodeError, ValueError, TypeError, RecursionError) as exc:
@@ -256,13 +268,13 @@ def _base_ms(interval_end: Any) -> int | None:
         return None
 
 
-def _decompress(data: bytes) -> bytes:
+def _decompress(data: bytes, max_bytes: int = MAX_DOCUMENT_BYTES) -> bytes:
     try:
         size = zstandard.frame_content_size(data)
-        if size > MAX_DOCUMENT_BYTES:
-            raise CodecError(f"frame declares {size} bytes, over {MAX_DOCUMENT_BYTES}")
+        if size > max_bytes:
+            raise CodecError(f"frame declares {size} bytes, over {max_bytes}")
         # size is -1 when the frame does not say; then the output bound does the limiting.
-        out = zstandard.ZstdDecompressor().decompress(data, max_output_size=MAX_DOCUMENT_BYTES)
+        out = zstandard.ZstdDecompressor().decompress(data, max_output_size=max_bytes)
     except zstandard.ZstdError as exc:
         raise CodecError(f"not a zstd frame: {exc}") from None
     return out
@@ -284,7 +296,15 @@ def codec_named(name: str) -> Codec:
 
 def decode_command_payload(data: bytes, codec: Codec) -> dict[str, Any]:
     """A command document: JSON always works (operators type commands by hand), and the
-    configured codec's own frames too."""
+    configured codec's own frames too.
+
+    A payload over :data:`uplink.commands.MAX_COMMAND_BYTES` is refused (:class:`CodecError`)
+    before it is decoded, and a compact frame may not decompress beyond it either.
+    """
+    if len(data) > MAX_COMMAND_BYTES:
+        raise CodecError(f"payload: {len(data)} bytes, at most {MAX_COMMAND_BYTES}")
     if data.lstrip()[:1] == b"{" or codec.name == "json":
         return JsonCodec().decode(data)
+    if isinstance(codec, CompactCodec):
+        return codec.decode(data, max_bytes=MAX_COMMAND_BYTES)
     return codec.decode(data)

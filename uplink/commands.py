@@ -7,6 +7,13 @@ A command is published to ``{prefix}/gateway/{gw}/command/{name}`` with a JSON o
 ``gateway`` is required and must be this gateway's id (a command routed to the wrong gateway
 is refused, never run); ``args`` defaults to ``{}``; ``reply_to`` and ``correlation_id`` are for
 MQTT 3.1.1 clients, which have no response topic or correlation data.
+
+What a head-end sends back to itself through the gateway is bounded (docs/uplink.md, "Size
+limits"): the payload (:data:`MAX_COMMAND_BYTES`), the reply topic (:data:`MAX_REPLY_TOPIC_BYTES`),
+``correlation_id`` (:data:`MAX_CORRELATION_ID_BYTES`) and the MQTT 5 correlation data
+(:data:`MAX_CORRELATION_DATA_BYTES`). Beyond, the command is refused and the over-long value
+is never echoed: a head-end must not be able to make the gateway publish large copies of
+its own input.
 """
 
 from __future__ import annotations
@@ -19,6 +26,17 @@ from typing import Any
 
 COMMAND_NAMES = ("backfill", "get_status", "set_priority_meters")
 MAX_PRIORITY_METERS = 50
+# A command payload as received (before decoding; a compact frame's document is bounded to
+# the same size when decompressed). The largest real command is a backfill naming meters:
+# about 5,000 ids fit; a backfill of every meter names none.
+MAX_COMMAND_BYTES = 64 * 1024
+# UTF-8 bytes of a reply topic named by the head-end: the payload's reply_to or the MQTT 5
+# response topic (the same rule for both).
+MAX_REPLY_TOPIC_BYTES = 256
+# UTF-8 bytes of the payload's correlation_id, echoed in the reply payload.
+MAX_CORRELATION_ID_BYTES = 256
+# Bytes of the MQTT 5 correlation data, echoed as the reply's correlation data.
+MAX_CORRELATION_DATA_BYTES = 256
 _METER_ID = re.compile(r"^[0-9]{8}$")
 _COMMAND_KEYS = frozenset({"gateway", "args", "reply_to", "correlation_id"})
 
@@ -155,6 +173,7 @@ def parse_command(
     extra = sorted(set(doc) - _COMMAND_KEYS)
     if extra:
         raise CommandRefusedError(f"unknown field {extra[0]!r}")
+    check_correlation(doc, correlation_data)
     args = doc.get("args", {})
     if not isinstance(args, dict):
         raise CommandRefusedError("args: must be an object")
@@ -175,7 +194,64 @@ def parse_command(
     )
 
 
-def correlation_id_of(doc: Mapping[str, Any]) -> str | None:
-    """The payload's ``correlation_id`` if it is a string (echoed even in refusals)."""
+def _utf8_size(value: str) -> int | None:
+    """Bytes of ``value`` in UTF-8; None when it has none (a lone surrogate, which JSON's
+    ``\\ud800`` escapes allow but no MQTT topic or reply can carry)."""
+    try:
+        return len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        return None
+
+
+def check_reply_to(value: Any, what: str = "reply_to") -> str:
+    """``value`` if it is a string of at most :data:`MAX_REPLY_TOPIC_BYTES`, else
+    :class:`CommandRefusedError` naming ``what`` (``reply_to`` or ``response topic``).
+
+    Only the type and the size: whether the topic lies under the tenant's reply prefix is
+    :meth:`uplink.topics.Topics.check_reply_topic`.
+    """
+    if not isinstance(value, str):
+        raise CommandRefusedError(f"{what}: must be a string")
+    size = _utf8_size(value)
+    if size is None:
+        raise CommandRefusedError(f"{what}: not valid UTF-8")
+    if size > MAX_REPLY_TOPIC_BYTES:
+        # The size, never the value: the reason is published.
+        raise CommandRefusedError(f"{what}: {size} bytes, at most {MAX_REPLY_TOPIC_BYTES}")
+    return value
+
+
+def check_correlation(doc: Mapping[str, Any], correlation_data: bytes | None) -> None:
+    """Refuse (:class:`CommandRefusedError`) a ``correlation_id`` or correlation data over its
+    limit; the reason gives the size, not the value."""
     value = doc.get("correlation_id")
-    return value if isinstance(value, str) else None
+    if isinstance(value, str):
+        size = _utf8_size(value)
+        if size is None:
+            raise CommandRefusedError("correlation_id: not valid UTF-8")
+        if size > MAX_CORRELATION_ID_BYTES:
+            raise CommandRefusedError(
+                f"correlation_id: {size} bytes, at most {MAX_CORRELATION_ID_BYTES}"
+            )
+    if correlation_data is not None and len(correlation_data) > MAX_CORRELATION_DATA_BYTES:
+        raise CommandRefusedError(
+            f"correlation data: {len(correlation_data)} bytes, at most {MAX_CORRELATION_DATA_BYTES}"
+        )
+
+
+def correlation_id_of(doc: Mapping[str, Any]) -> str | None:
+    """The payload's ``correlation_id`` to echo, even in refusals: a string within
+    :data:`MAX_CORRELATION_ID_BYTES`; None for anything else (never echoed)."""
+    value = doc.get("correlation_id")
+    if not isinstance(value, str):
+        return None
+    size = _utf8_size(value)
+    return value if size is not None and size <= MAX_CORRELATION_ID_BYTES else None
+
+
+def correlation_data_of(data: bytes | None) -> bytes | None:
+    """The MQTT 5 correlation data to echo, even in refusals: None when over
+    :data:`MAX_CORRELATION_DATA_BYTES` (never echoed)."""
+    if data is not None and len(data) <= MAX_CORRELATION_DATA_BYTES:
+        return data
+    return None

@@ -2,8 +2,13 @@
 
 Where the reply goes: the MQTT 5 response topic (with the command's correlation data), else
 the payload's ``reply_to`` (3.1.1 clients), else ``{prefix}/gateway/{gw}/reply/{name}``.
-A command that cannot run (not ours, malformed, unknown, not allowed, too many at once) is
-answered ``ok: false`` with the reason; it never reaches the handler.
+A reply topic named by the head-end (either way, the same rule) must lie under the tenant's
+reply prefix (:meth:`uplink.topics.Topics.check_reply_topic`), ``reply_to`` even when the
+response topic wins. When one does not, the command is refused and the refusal goes to the
+default reply topic, which is the gateway's own (or to the response topic when only an unused
+``reply_to`` was refused).
+A command that cannot run (not ours, malformed, unknown, not allowed, over a size limit, too
+many at once) is answered ``ok: false`` with the reason; it never reaches the handler.
 """
 
 from __future__ import annotations
@@ -14,10 +19,18 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from uplink.codecs import CodecError, decode_command_payload
-from uplink.commands import Command, CommandRefusedError, Reply, correlation_id_of, parse_command
+from uplink.commands import (
+    Command,
+    CommandRefusedError,
+    Reply,
+    check_reply_to,
+    correlation_data_of,
+    correlation_id_of,
+    parse_command,
+)
 from uplink.errors import UplinkError
 from uplink.messages import command_reply
-from uplink.topics import TopicError, check_publish_topic
+from uplink.topics import TopicError
 
 if TYPE_CHECKING:
     from uplink.client import MqttUplink
@@ -78,11 +91,30 @@ class CommandDispatcher:
         busy: bool,
     ) -> None:
         doc: dict[str, Any] = {}
-        reply_topic = response_topic
-        reply: Reply | None
+        reply: Reply | None = None
         try:
             doc = decode_command_payload(payload, self._uplink.codec)
-            reply_topic = reply_topic or self._reply_to(doc)
+        except CodecError as exc:
+            reply = Reply.refused(str(exc))
+        reply_topic, refusal = self._reply_topic(response_topic, doc)
+        if refusal is not None:
+            reply = Reply.refused(refusal)  # outranks a payload error: it says where we reply
+        if reply is None:
+            reply = await self._execute(name, doc, correlation, busy)
+        if reply is None:
+            return
+        if not reply.ok:
+            self.counters["refused"] += 1
+            log.info("uplink: command %s refused: %s", name, reply.error)
+        # Echoed only within their limits, in refusals too (to match them to the request).
+        await self._send(
+            name, reply, reply_topic, correlation_data_of(correlation), correlation_id_of(doc)
+        )
+
+    async def _execute(
+        self, name: str, doc: dict[str, Any], correlation: bytes | None, busy: bool
+    ) -> Reply | None:
+        try:
             if busy:
                 raise CommandRefusedError(f"busy: {self._max_pending} commands already running")
             command = parse_command(
@@ -92,27 +124,44 @@ class CommandDispatcher:
                 allowed=self._allowed,
                 correlation_data=correlation,
             )
-        except (CodecError, CommandRefusedError) as exc:
-            reply = Reply.refused(str(exc))
-        else:
-            reply = await self._handle(command)
-        if reply is None:
-            return
-        if not reply.ok:
-            self.counters["refused"] += 1
-            log.info("uplink: command %s refused: %s", name, reply.error)
-        await self._send(name, reply, reply_topic, correlation, correlation_id_of(doc))
+        except CommandRefusedError as exc:
+            return Reply.refused(str(exc))
+        return await self._handle(command)
 
-    def _reply_to(self, doc: dict[str, Any]) -> str | None:
-        value = doc.get("reply_to")
-        if value is None:
-            return None
+    def _reply_topic(
+        self, response_topic: str | None, doc: dict[str, Any]
+    ) -> tuple[str | None, str | None]:
+        """Where the reply goes (None: the default topic) and the reason to refuse the
+        command for a reply topic it named (None: no reason).
+
+        Every reply topic the head-end named is checked, ``reply_to`` too when the response
+        topic wins. A refused topic is never the destination: the reply then goes to the
+        default topic, or to the response topic when only ``reply_to`` was refused.
+        """
+        destination: str | None = None
+        refusal: str | None = None
+        if response_topic is not None:
+            try:
+                destination = self._checked_reply_topic(response_topic, "response topic")
+            except CommandRefusedError as exc:
+                refusal = str(exc)
+        reply_to = doc.get("reply_to")
+        if reply_to is not None:
+            try:
+                checked = self._checked_reply_topic(reply_to, "reply_to")
+            except CommandRefusedError as exc:
+                refusal = refusal or str(exc)
+            else:
+                if response_topic is None:
+                    destination = checked
+        return destination, refusal
+
+    def _checked_reply_topic(self, value: Any, what: str) -> str:
+        topic = check_reply_to(value, what)
         try:
-            if not isinstance(value, str):
-                raise TopicError("reply_to is not a string")
-            return check_publish_topic(value)
+            return self._uplink.topics.check_reply_topic(topic)
         except TopicError as exc:
-            raise CommandRefusedError(f"reply_to: {exc}") from None
+            raise CommandRefusedError(f"{what}: {exc}") from None
 
     async def _handle(self, command: Command) -> Reply | None:
         if self._on_command is None:
@@ -132,10 +181,7 @@ class CommandDispatcher:
         correlation_id: str | None,
     ) -> None:
         uplink = self._uplink
-        try:
-            topic = check_publish_topic(reply_topic) if reply_topic else uplink.topics.reply(name)
-        except TopicError:
-            topic = uplink.topics.reply(name)
+        topic = reply_topic or uplink.topics.reply(name)
         doc = command_reply(
             gateway=self._gateway,
             message_id=self._message_ids(),

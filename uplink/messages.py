@@ -107,10 +107,13 @@ def alarm_event(
     raised: Iterable[str] = (),
     cleared: Iterable[str] = (),
     fields: Mapping[str, Any] | None = None,
+    clock_synchronised: bool = True,
 ) -> Document:
     """One alarm event: meter ``meter_id``'s status changed from ``previous_status`` to
     ``status`` (each ``OK`` or flags sorted A-Z), at ``timestamp`` (reception time of the
-    telegram that showed it). ``fields`` are that telegram's decoded fields, if any."""
+    telegram that showed it). ``fields`` are that telegram's decoded fields, if any.
+    ``clock_synchronised`` False: ``timestamp`` comes from a clock not known to be right
+    (the document then carries ``"clock_synchronised": false``)."""
     doc = _envelope("alarm", gateway, message_id)
     doc.update(
         id=meter_id,
@@ -122,15 +125,28 @@ def alarm_event(
     )
     if fields:
         doc["fields"] = dict(fields)
+    if not clock_synchronised:
+        doc["clock_synchronised"] = False
     return doc
 
 
 def gateway_alarm(
-    *, gateway: str, message_id: int, alarm: str, detail: str, time: datetime
+    *,
+    gateway: str,
+    message_id: int,
+    alarm: str,
+    detail: str,
+    time: datetime,
+    state: Literal["raised", "cleared"] = "raised",
+    clock_synchronised: bool = True,
 ) -> Document:
-    """An alarm of the gateway itself (``alarm`` e.g. ``STORE_CORRUPT``), on the alarm topic."""
+    """An alarm of the gateway itself (``alarm`` e.g. ``STORE_CORRUPT``), on the alarm topic:
+    ``raised``, or ``cleared`` when the condition is over (``STORE_FULL``, ``CLOCK_...``).
+    ``clock_synchronised`` as for :func:`alarm_event`."""
     doc = _envelope("gateway_alarm", gateway, message_id)
-    doc.update(alarm=alarm, detail=detail, time=iso_utc(time))
+    doc.update(alarm=alarm, state=state, detail=detail, time=iso_utc(time))
+    if not clock_synchronised:
+        doc["clock_synchronised"] = False
     return doc
 
 

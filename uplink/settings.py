@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from uplink.topics import TopicError, check_reply_prefix
+
 Protocol = Literal["auto", "5", "3.1.1"]
 PROTOCOLS: tuple[Protocol, ...] = ("auto", "5", "3.1.1")
 
@@ -25,6 +27,11 @@ class BrokerSettings:
     ``mqtts://host[:port]`` (TLS, default port 8883). With ``mqtts`` the server certificate
     is checked against ``ca_file`` (or the system store when it is unset); ``cert_file`` and
     ``key_file`` give a client certificate. Delays are seconds.
+
+    ``reply_prefix`` is where replies named by this tenant's head-end may go (a literal topic
+    prefix; the configuration has already replaced its ``{prefix}`` placeholder); None means
+    ``{prefix}/headend/`` of the uplink's topic prefix. That it does not overlap the gateway
+    tree is checked by :class:`uplink.topics.Topics`, which knows the topic prefix.
     """
 
     url: str
@@ -40,6 +47,7 @@ class BrokerSettings:
     reconnect_min_delay: float = 1.0
     reconnect_max_delay: float = 120.0
     connect_timeout: float = 10.0
+    reply_prefix: str | None = None
 
     def __post_init__(self) -> None:
         # Validate at construction so a bad configuration is refused at start, not at the
@@ -66,6 +74,11 @@ class BrokerSettings:
             raise SettingsError(f"connect_timeout: {self.connect_timeout} is not positive")
         if self.client_id is not None and not 1 <= len(self.client_id.encode()) <= 65535:
             raise SettingsError("client_id: must be 1..65535 bytes of UTF-8")
+        if self.reply_prefix is not None:
+            try:
+                check_reply_prefix(self.reply_prefix)
+            except TopicError as exc:
+                raise SettingsError(f"reply_prefix: {exc}") from None
 
     @property
     def tls(self) -> bool:

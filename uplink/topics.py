@@ -2,6 +2,10 @@
 
 ``{prefix}/gateway/{gw}/state``, ``.../event/alarm``, ``.../event/readings``,
 ``.../event/stats``, ``.../command/{name}`` (down) and ``.../reply/{name}`` (up).
+
+A reply topic that a head-end names (MQTT 5 response topic or ``reply_to``) must lie under
+the tenant's reply prefix (default ``{prefix}/headend/``), which never overlaps the gateway
+tree ``{prefix}/gateway/``: a command cannot make the gateway publish as its own events.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ import re
 from dataclasses import dataclass
 
 DEFAULT_PREFIX = "concentratord"
+# Where head-end replies may go by default; "{prefix}" stands for the uplink's topic prefix.
+DEFAULT_REPLY_PREFIX = "{prefix}/headend/"
 
 # A topic level that is safe to build into a topic: no wildcards, no separators, no NUL,
 # and not starting with '$' (reserved for the broker's own topics).
@@ -35,6 +41,31 @@ def check_prefix(prefix: str) -> str:
     return prefix
 
 
+def gateway_tree(prefix: str) -> str:
+    """``{prefix}/gateway/``: every topic of every gateway under ``prefix`` starts with it."""
+    return f"{prefix}/gateway/"
+
+
+def check_reply_prefix(reply_prefix: str, prefix: str | None = None) -> str:
+    """``reply_prefix`` ending in ``/`` if usable, else :class:`TopicError` with the reason.
+
+    A prefix is whole topic levels (``a/b`` and ``a/b/`` both mean "below a/b"), so that
+    ``a/b`` does not also admit ``a/bc``. With ``prefix`` (the uplink's topic prefix) it must
+    neither lie in nor contain the gateway tree ``{prefix}/gateway/``.
+    """
+    normal = reply_prefix if reply_prefix.endswith("/") else reply_prefix + "/"
+    if not _PREFIX.match(normal) or "//" in normal:
+        raise TopicError(f"reply prefix {reply_prefix!r} is not a valid topic prefix")
+    if prefix is not None:
+        tree = gateway_tree(prefix)
+        if normal.startswith(tree) or tree.startswith(normal):
+            raise TopicError(
+                f"reply prefix {reply_prefix!r} overlaps the gateway tree {tree!r}: "
+                "a reply could pass for the gateway's own messages"
+            )
+    return normal
+
+
 def check_publish_topic(topic: str) -> str:
     """Return ``topic`` if a client may publish to it (reply topics from head-ends)."""
     if not topic or "#" in topic or "+" in topic or "\x00" in topic or topic.startswith("$"):
@@ -46,14 +77,24 @@ def check_publish_topic(topic: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Topics:
-    """The topics of one gateway under one (tenant's) prefix."""
+    """The topics of one gateway under one (tenant's) prefix.
+
+    ``reply_prefix`` is where head-end replies may go (:meth:`check_reply_topic`); None
+    means ``{prefix}/headend/``. It is stored normalised, ending in ``/``.
+    """
 
     prefix: str
     gateway: str
+    reply_prefix: str | None = None
 
     def __post_init__(self) -> None:
         check_prefix(self.prefix)
         _check_level("gateway id", self.gateway)
+        wanted = self.reply_prefix
+        if wanted is None:
+            wanted = DEFAULT_REPLY_PREFIX.replace("{prefix}", self.prefix)
+        # Frozen: the normalised value replaces the given one once, here.
+        object.__setattr__(self, "reply_prefix", check_reply_prefix(wanted, self.prefix))
 
     @property
     def base(self) -> str:
@@ -92,6 +133,23 @@ class Topics:
     def reply(self, name: str) -> str:
         """Where a reply goes when the command named no reply topic."""
         return f"{self.base}/reply/{_check_level('command name', name)}"
+
+    def check_reply_topic(self, topic: str) -> str:
+        """``topic`` if a reply named by a head-end may go there, else :class:`TopicError`.
+
+        It must be a valid publish topic under :attr:`reply_prefix` (never in the gateway
+        tree, which the reply prefix does not overlap).
+        """
+        check_publish_topic(topic)
+        assert self.reply_prefix is not None  # set in __post_init__
+        rule = f"this tenant's reply prefix {self.reply_prefix!r}"
+        tree = gateway_tree(self.prefix)
+        if topic.startswith(tree):
+            # Cannot be under the reply prefix either; said outright, it is the likely attack.
+            raise TopicError(f"topic {topic!r} is in the gateway tree {tree!r}, not under {rule}")
+        if not topic.startswith(self.reply_prefix) or topic == self.reply_prefix:
+            raise TopicError(f"topic {topic!r} is not under {rule}")
+        return topic
 
     def parse_command(self, topic: str) -> str:
         """The command name of a command ``topic`` of this gateway; :class:`TopicError` if not."""

@@ -17,6 +17,7 @@ from concentratord.config.profiles import (
 )
 from concentratord.config.sections import (
     DEFAULT_STATE_DIR,
+    ClockConfig,
     ControlConfig,
     GatewayConfig,
     KeyedError,
@@ -28,6 +29,7 @@ from concentratord.config.sections import (
     StorageConfig,
     TenantConfig,
     UplinkConfig,
+    check_reply_prefixes,
 )
 from uplink.settings import BrokerSettings
 
@@ -52,6 +54,7 @@ class Config(Section):
     radio: RadioConfig = RadioConfig()
     keys: KeysConfig = KeysConfig()
     schedule: ScheduleConfig = ScheduleConfig()
+    clock: ClockConfig = ClockConfig()
     uplink: UplinkConfig | None = None
     tenant: Annotated[tuple[TenantConfig, ...], Field(strict=False)] = ()
     storage: StorageConfig = StorageConfig()
@@ -131,6 +134,7 @@ class Config(Section):
                 f"{tenant_key(index[second.tenant])}.meters",
                 f"{what} in both tenant {first.tenant!r} and tenant {second.tenant!r}",
             )
+        check_reply_prefixes(self.tenant, tenant_key)
         for k, meter in enumerate(self.schedule.priority_meters):
             if self.tenant_for(meter) is None:
                 raise KeyedError(f"schedule.priority_meters[{k + 1}]", f"{meter} is in no tenant")
@@ -207,6 +211,7 @@ class Config(Section):
             reconnect_min_delay=uplink.reconnect_min_delay,
             reconnect_max_delay=uplink.reconnect_max_delay,
             connect_timeout=uplink.connect_timeout,
+            reply_prefix=uplink.reply_prefix,
         )
 
     @cached_property

@@ -11,7 +11,7 @@ import grp
 import os
 import pwd
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -22,11 +22,13 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationInfo,
+    field_validator,
     model_validator,
 )
 
 from concentratord.config.meters import normalise_id, normalise_pattern
 from concentratord.config.profiles import Profile, profile_limits
+from uplink.topics import DEFAULT_REPLY_PREFIX, TopicError, check_reply_prefix
 
 Role = Literal["user", "superuser", "administrator"]
 ROLES: tuple[Role, ...] = ("user", "superuser", "administrator")  # lowest first
@@ -181,6 +183,18 @@ class ScheduleConfig(Section):
         return self
 
 
+class ClockConfig(Section):
+    """``[clock]``: how the daemon knows its clock is right (decision 0006).
+
+    ``source``: ``system`` (systemd-timesyncd's flag file, else the kernel's NTP status),
+    ``file`` (only ``synchronised_file``: another NTP client touches it), or ``trusted`` (a
+    battery-backed RTC or a GPS keeps the clock right; also for simulated time).
+    """
+
+    source: Literal["system", "file", "trusted"] = "system"
+    synchronised_file: PathStr = "/run/systemd/timesync/synchronized"
+
+
 class UplinkConfig(Section):
     """``[uplink]`` or ``[tenant.uplink]``: one MQTT head-end connection."""
 
@@ -202,6 +216,20 @@ class UplinkConfig(Section):
     connect_timeout: Annotated[float, Field(gt=0, le=600)] = 10.0
     reconnect_min_delay: Annotated[float, Field(gt=0, le=3600)] = 1.0
     reconnect_max_delay: Annotated[float, Field(gt=0, le=86_400)] = 120.0
+    # Where replies named by the head-end may go; "{prefix}" is replaced by prefix above.
+    # Validated even when defaulted, so the field always holds the resolved prefix.
+    reply_prefix: Annotated[str, Field(validate_default=True)] = DEFAULT_REPLY_PREFIX
+
+    @field_validator("reply_prefix")
+    @classmethod
+    def _reply_prefix(cls, value: str, info: ValidationInfo) -> str:
+        prefix = info.data.get("prefix")
+        if not isinstance(prefix, str):
+            return value  # prefix itself failed validation: that error is reported
+        try:
+            return check_reply_prefix(value.replace("{prefix}", prefix), prefix)
+        except TopicError as exc:
+            raise ValueError(str(exc)) from None
 
     @property
     def tls(self) -> bool:
@@ -252,6 +280,27 @@ class TenantConfig(Section):
                 raise KeyedError("meters", f"{meter} is listed twice")
             seen.add(meter)
         return self
+
+
+def check_reply_prefixes(tenants: Sequence[TenantConfig], key: Callable[[int], str]) -> None:
+    """Refuse (:class:`KeyedError`, under ``key(index)``) a tenant whose reply prefix meets
+    the topic tree of a tenant with another prefix: in it, or containing it.
+
+    Tenants sharing a prefix share its tree, so only different prefixes are compared. A
+    tenant's own gateway tree is checked by :class:`UplinkConfig`.
+    """
+    for i, tenant in enumerate(tenants):
+        mine = tenant.uplink.reply_prefix
+        for other in tenants:
+            theirs = other.uplink.prefix
+            if other is tenant or theirs == tenant.uplink.prefix:
+                continue
+            tree = theirs + "/"
+            if mine.startswith(tree) or tree.startswith(mine):
+                raise KeyedError(
+                    f"{key(i)}.uplink.reply_prefix",
+                    f"{mine!r} meets the topics of tenant {other.name!r} (prefix {theirs!r})",
+                )
 
 
 def _account(value: int | str) -> int | str:

@@ -6,6 +6,7 @@ outbox whose rows are durable when ``enqueue`` returns, leave the queue only by
 past their horizon) or the disk quota (oldest bulk first, counted; alarms last).
 """
 
+from concentratord.store.idmark import ID_BLOCK, ID_SAFETY_GAP, IdMarkError, MessageIds
 from concentratord.store.model import (
     KINDS,
     Kind,
@@ -13,17 +14,26 @@ from concentratord.store.model import (
     OutboxRow,
     RetentionPolicy,
     StoreFullError,
+    StoreUnwritableError,
+    StoreWriteError,
 )
-from concentratord.store.outbox import Store
+from concentratord.store.outbox import Store, id_mark_path
 from concentratord.store.schema import CorruptStoreError
 
 __all__ = [
+    "ID_BLOCK",
+    "ID_SAFETY_GAP",
     "KINDS",
     "CorruptStoreError",
+    "IdMarkError",
     "Kind",
+    "MessageIds",
     "OutboxItem",
     "OutboxRow",
     "RetentionPolicy",
     "Store",
     "StoreFullError",
+    "StoreUnwritableError",
+    "StoreWriteError",
+    "id_mark_path",
 ]

@@ -78,5 +78,15 @@ class RetentionPolicy:
             raise ValueError("retention needs 0 < raw_keep_s <= daily_keep_s")
 
 
-class StoreFullError(Exception):
-    """Nothing is left to drop and the items still do not fit within the quota."""
+class StoreWriteError(Exception):
+    """Items could not be stored; the store is left as it is (nothing was moved or lost
+    from it). The caller keeps the items and tries again later."""
+
+
+class StoreFullError(StoreWriteError):
+    """No room: nothing is left to drop within the quota, or the file system is full."""
+
+
+class StoreUnwritableError(StoreWriteError):
+    """The store cannot be written (read-only file system, an immutable file, an I/O
+    error, a permission): not a corruption, so the file is never set aside for it."""

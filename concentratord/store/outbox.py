@@ -23,14 +23,23 @@ from typing import Any
 import aiosqlite
 
 from concentratord.store import codec, retention
+from concentratord.store.idmark import IdMark, MessageIds, first_free_id
 from concentratord.store.model import (
     KINDS,
     OutboxItem,
     OutboxRow,
     RetentionPolicy,
     StoreFullError,
+    StoreUnwritableError,
+    StoreWriteError,
 )
-from concentratord.store.schema import CorruptStoreError, connect, move_aside
+from concentratord.store.schema import (
+    CorruptStoreError,
+    connect,
+    highest_known_id,
+    move_aside,
+    unwritable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +68,8 @@ class Store:
         backfill_s: float,
         retention: RetentionPolicy,
         recovered_from: Path | None,
+        ids: MessageIds,
+        newest_interval_end: float,
     ) -> None:
         self._db = db
         self.path = path
@@ -67,6 +78,10 @@ class Store:
         self.retention = retention
         #: Where a corrupt file was moved at open, for the daemon to raise an alarm; else None.
         self.recovered_from = recovered_from
+        #: The gateway's message ids (stored rows and documents that are never stored).
+        self.ids = ids
+        #: The newest interval end ever stored (0: none): no interval may end at or before it.
+        self.newest_interval_end = newest_interval_end
         #: When the broker last acknowledged a stored row (this process's lifetime).
         self.last_delivered_at: float | None = None
         self._lock = asyncio.Lock()
@@ -81,16 +96,38 @@ class Store:
         retention: RetentionPolicy | None = None,
         page_size: int = 1024,
     ) -> Store:
-        """Open or create the store; a file failing ``quick_check`` is moved aside first."""
+        """Open or create the store; a file failing ``quick_check`` is moved aside first.
+
+        Raises :class:`StoreUnwritableError` (touching nothing) when the file is sound but
+        cannot be written, or the message id mark beside it cannot be read.
+        """
         file = Path(path)
         file.parent.mkdir(parents=True, exist_ok=True)
+        mark = IdMark.read(id_mark_path(file))
         recovered: Path | None = None
+        aside_highest = 0
         try:
             db = await connect(file, max_bytes=max_bytes, page_size=page_size)
         except CorruptStoreError as exc:
             log.error("store %s is unusable: %s", file, exc)
             recovered = move_aside(file)
+            aside_highest = await asyncio.to_thread(highest_known_id, recovered)
             db = await connect(file, max_bytes=max_bytes, page_size=page_size)
+        try:
+            rows = list(
+                await db.execute_fetchall(
+                    "SELECT max(coalesce((SELECT max(message_id) FROM outbox), 0),"
+                    " (SELECT value FROM meta WHERE key = 'last_id')),"
+                    " max(coalesce((SELECT max(interval_end) FROM outbox), 0),"
+                    " (SELECT value FROM meta WHERE key = 'newest_interval_end'))"
+                )
+            )
+        except sqlite3.Error as exc:
+            await db.close()
+            raise unwritable(file, exc) from exc
+        known = max(int(rows[0][0]), aside_highest)
+        ids = MessageIds(mark, first_free_id(mark, known, recovered is not None))
+        log.info("store %s: message ids continue at %d", file, ids.next_id)
         return cls(
             db,
             file,
@@ -98,6 +135,8 @@ class Store:
             backfill_s=backfill_s,
             retention=retention or RetentionPolicy(),
             recovered_from=recovered,
+            ids=ids,
+            newest_interval_end=float(rows[0][1]),
         )
 
     async def close(self) -> None:
@@ -117,7 +156,9 @@ class Store:
 
         Durable when this returns. When the quota is reached, the oldest bulk rows are
         dropped (counted) until the items fit; alarms only once no bulk row is left.
-        Raises :class:`StoreFullError` when nothing is left to drop.
+        Raises :class:`StoreFullError` when nothing is left to drop or the file system is
+        full, :class:`StoreUnwritableError` when the store cannot be written; either way
+        nothing was stored and the caller still holds the items.
 
         ``meter_status`` (meter id -> status flags set) is written in the same transaction:
         an alarm event and the flags it reports are stored together or not at all.
@@ -131,19 +172,35 @@ class Store:
         durable = any(i.kind in _DURABLE_KINDS for i in items)
         need = sum(len(b) + _ROW_OVERHEAD for b in blobs)
         async with self._lock:
-            for attempt in range(_FREE_ROUNDS + 1):
-                try:
-                    return await self._insert(
-                        items, blobs, durable=durable, meter_status=meter_status
-                    )
-                except sqlite3.OperationalError as exc:
-                    if exc.sqlite_errorcode != sqlite3.SQLITE_FULL or attempt == _FREE_ROUNDS:
-                        raise
-                    if not await self._free(need << attempt):
-                        raise StoreFullError(
-                            f"{self.path}: {len(items)} item(s) do not fit and nothing is"
-                            " left to drop"
-                        ) from exc
+            try:
+                return await self._enqueue_locked(items, blobs, durable, need, meter_status)
+            except StoreWriteError:
+                raise
+            except sqlite3.Error as exc:
+                if exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_FULL:
+                    raise StoreFullError(f"{self.path}: the file system is full: {exc}") from exc
+                raise unwritable(self.path, exc) from exc
+            except OSError as exc:  # the id mark beside the store
+                raise StoreUnwritableError(str(exc)) from exc
+
+    async def _enqueue_locked(
+        self,
+        items: Sequence[OutboxItem],
+        blobs: list[bytes],
+        durable: bool,
+        need: int,
+        meter_status: Mapping[str, frozenset[str]] | None,
+    ) -> list[int]:
+        for attempt in range(_FREE_ROUNDS + 1):
+            try:
+                return await self._insert(items, blobs, durable=durable, meter_status=meter_status)
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_FULL or attempt == _FREE_ROUNDS:
+                    raise
+                if not await self._free(need << attempt):
+                    raise StoreFullError(
+                        f"{self.path}: {len(items)} item(s) do not fit and nothing is left to drop"
+                    ) from exc
         raise AssertionError("unreachable")
 
     async def _insert(
@@ -157,16 +214,9 @@ class Store:
         async with self._transaction(durable=durable):
             if meter_status:
                 await self._write_meter_status(meter_status)
-            # The next id comes from the file, not from memory: the highest row, or the
-            # highest ever handed out if that row has since been removed (meta.last_id).
-            rows = list(
-                await self._db.execute_fetchall(
-                    "SELECT max(coalesce((SELECT max(message_id) FROM outbox), 0),"
-                    " (SELECT value FROM meta WHERE key = 'last_id'))"
-                )
-            )
-            first = int(rows[0][0]) + 1
-            ids = list(range(first, first + len(items)))
+            # Ids are taken under the durable mark (idmark.py); a transaction that fails
+            # leaves a gap, never a reuse.
+            ids = list(self.ids.take(len(items)))
             await self._db.executemany(
                 "INSERT INTO outbox (message_id, tenant, kind, interval, priority, created_at,"
                 " interval_end) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -194,6 +244,9 @@ class Store:
                     for mid, i in zip(ids, items, strict=True)
                 ],
             )
+        ends = [i.interval_end for i in items if i.interval_end is not None]
+        if ends:
+            self.newest_interval_end = max(self.newest_interval_end, *ends)
         return ids
 
     async def set_meter_status(self, status: Mapping[str, frozenset[str]]) -> None:
@@ -208,24 +261,6 @@ class Store:
             "INSERT OR REPLACE INTO meter_status (meter_id, flags) VALUES (?, ?)",
             [(meter_id, " ".join(sorted(flags))) for meter_id, flags in status.items()],
         )
-
-    async def reserve_ids(self, count: int) -> range:
-        """Hand out ``count`` message ids for documents that are not stored (state, replies).
-
-        Durable like an enqueue: an id once published must never be handed out again, or a
-        head-end dropping duplicates by id would drop a later reading.
-        """
-        if count < 1:
-            raise ValueError("reserve at least one id")
-        async with self._lock, self._transaction(durable=True):
-            first = 1 + await self._scalar(
-                "SELECT max(coalesce((SELECT max(message_id) FROM outbox), 0),"
-                " (SELECT value FROM meta WHERE key = 'last_id'))"
-            )
-            await self._db.execute(
-                "UPDATE meta SET value = ? WHERE key = 'last_id'", (first + count - 1,)
-            )
-        return range(first, first + count)
 
     async def _free(self, need: int) -> bool:
         """Remove the rows the quota drops first until ``need`` bytes are free; any removed?"""
@@ -404,11 +439,16 @@ class Store:
             await self._db.execute("ROLLBACK")
 
     async def _remember_last_id(self) -> None:
-        # Before rows are removed: the highest id ever handed out must survive the removal
-        # of its row, or a later enqueue could hand it out again.
+        # Before rows are removed: the highest id and the newest interval end must survive
+        # the removal of their rows (a set-aside store's ids are read back from them, and
+        # the clock is held above the newest end).
         await self._db.execute(
             "UPDATE meta SET value = max(value, coalesce((SELECT max(message_id) FROM outbox),"
             " 0)) WHERE key = 'last_id'"
+        )
+        await self._db.execute(
+            "UPDATE meta SET value = max(value, ?) WHERE key = 'newest_interval_end'",
+            (self.newest_interval_end,),
         )
 
     async def _bump(self, key: str, count: int) -> None:
@@ -420,6 +460,11 @@ class Store:
     async def _scalar(self, sql: str) -> int:
         rows = list(await self._db.execute_fetchall(sql))
         return int(rows[0][0])
+
+
+def id_mark_path(store: Path) -> Path:
+    """The message id mark beside the store file (``store.sqlite.ids``)."""
+    return Path(f"{store}.ids")
 
 
 def _decode_rows(rows: list[sqlite3.Row]) -> list[OutboxRow]:

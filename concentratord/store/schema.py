@@ -27,6 +27,8 @@ from typing import Any
 
 import aiosqlite
 
+from concentratord.store.model import StoreUnwritableError
+
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
@@ -63,7 +65,16 @@ CREATE TABLE IF NOT EXISTS meter_status (
 """
 
 # Counters and marks kept in ``meta``; all survive restarts.
-META_KEYS = ("last_id", "dropped_bulk", "dropped_alarms", "evicted_delivered", "quota_hits")
+# ``newest_interval_end`` keeps the newest interval end ever stored once its rows are gone
+# (retention, quota): the clock never labels an interval at or before it (decision 0006).
+META_KEYS = (
+    "last_id",
+    "newest_interval_end",
+    "dropped_bulk",
+    "dropped_alarms",
+    "evicted_delivered",
+    "quota_hits",
+)
 
 # A checkpoint runs every 1,000 WAL pages (SQLite's default, ~4 MiB); afterwards the WAL file
 # is cut back to this size, so the WAL never holds more than one large transaction plus
@@ -71,28 +82,51 @@ META_KEYS = ("last_id", "dropped_bulk", "dropped_alarms", "evicted_delivered", "
 JOURNAL_SIZE_LIMIT = 4 * 1024 * 1024
 
 
+# Only these primary result codes are a verdict of corruption; every other error (READONLY,
+# IOERR, FULL, CANTOPEN, PERM, BUSY, ...) is about writing, and leaves the file in place.
+_CORRUPT_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
+
+
 class CorruptStoreError(Exception):
     """The file failed ``PRAGMA quick_check`` or could not be read as a database."""
+
+
+def is_corruption(exc: sqlite3.Error) -> bool:
+    """Whether SQLite's error says the file is damaged (not merely unwritable)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in _CORRUPT_CODES
+
+
+def unwritable(path: Path, exc: sqlite3.Error) -> StoreUnwritableError:
+    """A :class:`StoreUnwritableError` naming the file and SQLite's reason."""
+    name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
+    return StoreUnwritableError(f"store {path} cannot be written: {exc} ({name})")
 
 
 async def connect(path: Path, *, max_bytes: int, page_size: int) -> aiosqlite.Connection:
     """Open (or create) the store at ``path``, checked, configured and with its schema.
 
-    Raises :class:`CorruptStoreError` when the file is unreadable or fails quick_check.
+    Raises :class:`CorruptStoreError` when the file is unreadable as a database or fails
+    quick_check, and :class:`StoreUnwritableError` when it is sound but cannot be written
+    (the schema and counters are written at every open, so that is found out here).
     """
     try:
         # isolation_level=None: no implicit BEGIN; the store issues BEGIN IMMEDIATE itself.
         db = await aiosqlite.connect(path, isolation_level=None)
-    except sqlite3.DatabaseError as exc:
-        raise CorruptStoreError(str(exc)) from exc
+    except sqlite3.Error as exc:
+        if is_corruption(exc):
+            raise CorruptStoreError(str(exc)) from exc
+        raise unwritable(path, exc) from exc
     try:
         await _configure(db, max_bytes=max_bytes, page_size=page_size)
     except CorruptStoreError:
         await db.close()
         raise
-    except sqlite3.DatabaseError as exc:
+    except sqlite3.Error as exc:
         await db.close()
-        raise CorruptStoreError(str(exc)) from exc
+        if is_corruption(exc):
+            raise CorruptStoreError(str(exc)) from exc
+        raise unwritable(path, exc) from exc
     return db
 
 
@@ -164,3 +198,31 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def highest_known_id(store: Path) -> int:
+    """The highest message id a (set-aside, possibly damaged) store file still shows: its
+    highest row or its ``meta.last_id``; 0 when neither can be read.
+
+    Read-only and best effort: a file that was corrupt may still answer these two small
+    queries, which lets a recovered store start above ids the mark file may have missed.
+    """
+    highest = 0
+    try:
+        db = sqlite3.connect(f"{store.as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return 0
+    try:
+        for sql in (
+            "SELECT max(message_id) FROM outbox",
+            "SELECT value FROM meta WHERE key = 'last_id'",
+        ):
+            try:
+                row = db.execute(sql).fetchone()
+            except sqlite3.Error:
+                continue
+            if row is not None and isinstance(row[0], int):
+                highest = max(highest, row[0])
+    finally:
+        db.close()
+    return highest

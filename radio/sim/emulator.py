@@ -73,8 +73,9 @@ class ModuleEmulator(ABC):
         self.device.unplug()
 
     def close(self) -> None:
-        """Stop and release everything."""
+        """Stop and release everything (the pty's temporary directory too)."""
         self.stop()
+        self.device.close()
         for fd in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)

@@ -10,17 +10,25 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 import tty
+import weakref
 from pathlib import Path
+from typing import Any
 
 
 class PtyDevice:
     """The master end of a pty, with a stable symlink to the slave end."""
 
     def __init__(self, link_path: str | os.PathLike[str] | None = None) -> None:
+        self._cleanup: weakref.finalize[Any, Any] | None = None
         if link_path is None:
-            link_path = Path(tempfile.mkdtemp(prefix="concentratord-pty-")) / "ttyEMU0"
+            own_dir = tempfile.mkdtemp(prefix="concentratord-pty-")
+            link_path = Path(own_dir) / "ttyEMU0"
+            # The directory made here goes with the device: on close, or when the device is
+            # collected or the process exits without a close.
+            self._cleanup = weakref.finalize(self, shutil.rmtree, own_dir, ignore_errors=True)
         self.link_path = Path(link_path)
         self.master: int | None = None
         self._slave: int | None = None
@@ -53,6 +61,12 @@ class PtyDevice:
                     os.close(fd)
         with contextlib.suppress(FileNotFoundError):
             self.link_path.unlink()
+
+    def close(self) -> None:
+        """Unplug for good, and remove the temporary directory made for the link, if any."""
+        self.unplug()
+        if self._cleanup is not None:
+            self._cleanup()
 
     @property
     def plugged(self) -> bool:
