@@ -388,8 +388,13 @@ class Daemon:
         publisher = self.publishers.get(item.tenant)
         if publisher is None:
             return
+        try:
+            message_id = self.next_id()
+        except OSError as exc:  # the id mark cannot be written either: nothing safe to send
+            log.error("gateway alarm not published: no message id: %s", exc)
+            return
         row = OutboxRow(
-            message_id=self.next_id(),
+            message_id=message_id,
             tenant=item.tenant,
             kind=item.kind,
             created_at=item.created_at,

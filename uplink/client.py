@@ -223,11 +223,13 @@ class MqttUplink:
     async def _after_connect(self, conn: _Connection) -> None:
         """Subscribe to commands and publish the retained online state, then open the gate."""
         conn.client.subscribe(self.topics.command_filter, qos=1)
-        payload = self.codec.encode(self._online_state())
         try:
+            payload = self.codec.encode(self._online_state())
             await self._send(conn, self.topics.state, payload, 1, True, self._publish_timeout)
         except UplinkError as exc:
             log.warning("uplink: online state not delivered: %s", exc)
+        except OSError as exc:  # no durable message id to be had: the connection still serves
+            log.error("uplink: online state not published: %s", exc)
         if not conn.lost.is_set():  # it may have dropped while the online state was out
             self.connected.set()
         log.info("uplink: connected to %s (MQTT %s)", self.settings.url, self.protocol)
@@ -254,8 +256,12 @@ class MqttUplink:
                 cert_reqs=ssl.CERT_REQUIRED,
                 tls_version=ssl.PROTOCOL_TLS_CLIENT,
             )
-        will = self.codec.encode(self._offline_state("connection lost"))
-        client.will_set(self.topics.state, will, qos=1, retain=True)
+        try:
+            will = self.codec.encode(self._offline_state("connection lost"))
+        except OSError as exc:  # no durable message id: connect without a last will
+            log.error("uplink: no last will: %s", exc)
+        else:
+            client.will_set(self.topics.state, will, qos=1, retain=True)
         client.on_connect = self._cb_connect
         client.on_disconnect = self._cb_disconnect
         client.on_publish = self._cb_publish

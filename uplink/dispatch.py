@@ -182,9 +182,14 @@ class CommandDispatcher:
     ) -> None:
         uplink = self._uplink
         topic = reply_topic or uplink.topics.reply(name)
+        try:
+            message_id = self._message_ids()
+        except OSError as exc:  # no durable id to be had (the id mark cannot be written)
+            log.error("uplink: no reply to %s: no message id: %s", name, exc)
+            return
         doc = command_reply(
             gateway=self._gateway,
-            message_id=self._message_ids(),
+            message_id=message_id,
             command=name,
             ok=reply.ok,
             result=reply.result if reply.ok else None,
