@@ -1,44 +1,58 @@
-"""What ``concentratorctl`` can ask the running daemon, and the role each needs."""
+"""What ``concentratorctl`` can ask the running daemon, and the role each needs.
+
+The commands get narrow objects: the status, the meters the pipeline heard, the recent
+alarms, the store (queue figures), the key store (the only writer of keys) and the
+configuration; never the daemon.
+"""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from concentratord.config import check_config
+from concentratord.config import Config, check_config
 from concentratord.control import ControlCommand, ControlError
-from protocols.textformats import KeyFileError, parse_key, parse_keys
+from concentratord.keystore import KeyStore
+from concentratord.pipeline import MeterState
+from concentratord.store import Store
+from protocols.textformats import KeyFileError, parse_key
 
-if TYPE_CHECKING:
-    from concentratord.daemon import Daemon
-
-
-def local_keys_path(daemon: Daemon) -> Path:
-    """Keys added through the control socket: in the state directory, mode 0600."""
-    return Path(daemon.config.gateway.state_dir) / "keys.local"
-
-
-def load_local_keys(daemon: Daemon) -> None:
-    """Apply the keys added earlier through the control socket (they outlive restarts)."""
-    path = local_keys_path(daemon)
-    if not path.exists():
-        return
-    for meter_id, key in parse_keys(path.read_text(), str(path)).items():
-        tenant = daemon.pipeline.tenant_for(meter_id)
-        if tenant is not None and not tenant.raw:
-            tenant.keys[meter_id] = key
+# ``concentratorctl visible`` (the list): the columns an installer reads on a phone.
+_VISIBLE_COLUMNS = (
+    "id",
+    "manufacturer",
+    "telegrams",
+    "rssi_dbm",
+    "rssi_min_dbm",
+    "rssi_max_dbm",
+    "link_mode",
+    "decode_errors",
+)
 
 
-def commands(daemon: Daemon) -> dict[str, ControlCommand]:
-    """The control commands bound to ``daemon``."""
+@dataclass(frozen=True)
+class ControlContext:
+    """What the control commands may read and change."""
+
+    status: Callable[[], Awaitable[dict[str, Any]]]
+    meters: Mapping[str, MeterState]  # live: the pipeline's meters, read only
+    alarms: Callable[[], list[dict[str, Any]]]
+    store: Callable[[], Store | None]
+    keys: KeyStore
+    config: Config
+    config_file: str
+
+
+def commands(ctx: ControlContext) -> dict[str, ControlCommand]:
+    """The control commands bound to ``ctx``."""
 
     async def status(args: dict[str, Any]) -> Any:
-        return await daemon.status()
+        return await ctx.status()
 
     async def meters(args: dict[str, Any]) -> Any:
         rows = []
-        for state in sorted(daemon.pipeline.meters.values(), key=lambda s: s.meter_id):
+        for state in sorted(ctx.meters.values(), key=lambda s: s.meter_id):
             last = state.readings[-1] if state.readings else None
             rows.append(
                 {
@@ -56,63 +70,47 @@ def commands(daemon: Daemon) -> dict[str, ControlCommand]:
     async def visible(args: dict[str, Any]) -> Any:
         serial = args.get("serial")
         if serial:
-            state = daemon.pipeline.meters.get(str(serial).upper())
+            state = ctx.meters.get(str(serial).upper())
             if state is None:
                 raise ControlError(f"meter {serial} has not been heard")
             return state.visibility()
-        rows = [s.visibility() for s in daemon.pipeline.meters.values()]
+        rows = [s.visibility() for s in ctx.meters.values()]
         rows.sort(key=lambda v: -(v["rssi_dbm"] if v["rssi_dbm"] is not None else -999))
-        keep = (
-            "id",
-            "manufacturer",
-            "telegrams",
-            "rssi_dbm",
-            "rssi_min_dbm",
-            "rssi_max_dbm",
-            "link_mode",
-            "decode_errors",
-        )
-        return [{k: v[k] for k in keep} for v in rows]
+        return [{k: v[k] for k in _VISIBLE_COLUMNS} for v in rows]
 
     async def alarms(args: dict[str, Any]) -> Any:
-        gateway = [
-            {"id": daemon.gateway, "status": a.name, "detail": a.detail}
-            for a in daemon.state.gateway_alarms
-        ]
-        return gateway + list(daemon.state.recent_alarms)
+        return ctx.alarms()
 
     async def queue(args: dict[str, Any]) -> Any:
-        assert daemon.store is not None
-        return await daemon.store.stats()
+        store = ctx.store()
+        if store is None:
+            raise ControlError("the store is not open yet")
+        return await store.stats()
 
     async def keys(args: dict[str, Any]) -> Any:
         action = args.get("action")
         if action == "list":
-            return [
-                {"tenant": t.name, "id": m} for t in daemon.pipeline.tenants for m in sorted(t.keys)
-            ]
-        meter_id = str(args.get("meter_id") or "")
-        tenant = daemon.pipeline.tenant_for(meter_id.upper()) if meter_id else None
-        if tenant is None or tenant.raw:
+            return ctx.keys.listing()
+        meter_id = str(args.get("meter_id") or "").upper()
+        tenant = ctx.keys.decoding_tenant(meter_id) if meter_id else None
+        if tenant is None:
             raise ControlError(f"meter {meter_id or '?'} belongs to no decoding tenant")
         if action == "add":
             try:
                 mid, key = parse_key(meter_id, str(args.get("key") or ""), "key")
             except KeyFileError as err:
                 raise ControlError(str(err)) from None
-            tenant.keys[mid] = key
-            _save_local_keys(daemon)
-            return {"added": mid, "tenant": tenant.name}
+            ctx.keys.add(tenant, mid, key)
+            return {"added": mid, "tenant": tenant}
         if action == "remove":
-            removed = tenant.keys.pop(meter_id.upper(), None)
-            _save_local_keys(daemon)
-            return {"removed": meter_id.upper() if removed else None}
+            removed = ctx.keys.remove(tenant, meter_id)
+            return {"removed": meter_id if removed else None}
         raise ControlError("keys needs list, add or remove")
 
     async def config(args: dict[str, Any]) -> Any:
         if args.get("action") == "check":
-            return {"warnings": check_config(daemon.config_file)}
-        return daemon.config.model_dump(mode="json")  # SecretStr prints as '**********'
+            return {"warnings": check_config(ctx.config_file)}
+        return ctx.config.model_dump(mode="json")  # SecretStr prints as '**********'
 
     return {
         "status": ControlCommand("user", status),
@@ -132,18 +130,3 @@ def commands(daemon: Daemon) -> dict[str, ControlCommand]:
         ),
         "config": ControlCommand("superuser", config),
     }
-
-
-def _save_local_keys(daemon: Daemon) -> None:
-    path = local_keys_path(daemon)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write("# keys added with concentratorctl keys add\n")
-        for tenant in daemon.pipeline.tenants:
-            for meter_id, key in sorted(tenant.keys.items()):
-                f.write(f"{meter_id} {key.hex().upper()}\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)

@@ -1,13 +1,18 @@
 """``concentratord run``: the radio, the pipeline, the store, the schedules and the uplink,
-wired together and kept running.
+wired together in one place and kept running.
+
+One owner per concern, one module each: the pipeline (frames -> readings and alarm events,
+``pipeline.py``), the store writer (what the store refuses waits in memory,
+``store_writer.py``), the gateway's own alarms (``gateway_alarms.py``), the interval
+schedule with its clock verdict (``intervals.py``), the publishers (``publisher.py``), the
+keys (``keystore.py``), the priority meters (``priority.py``) and the head-end commands
+(``headend.py``). Each gets the narrow objects it needs, never the daemon.
 
 Life cycle: open the store (quick check; a corrupt file is moved aside and an alarm raised;
 a store that cannot be written stops the start, touching nothing), judge the clock, connect
-each tenant's uplink, open the radio, then take frames until told to stop. Alarms are stored
-and published at once; interval values are taken at each boundary by APScheduler, while the
-clock is trusted (decision 0006), and published in batches; everything stored goes out
-oldest first, alarms ahead of bulk, marked delivered only on the broker's PUBACK. What the
-store refuses waits in memory (``StoreWriter``) and is stored when it can be.
+each tenant's uplink, open the radio, then take frames until told to stop. The frame loop
+reads top to bottom: frame -> intervals due before it -> pipeline -> alarm stored ->
+publishers woken.
 """
 
 from __future__ import annotations
@@ -27,33 +32,25 @@ from concentratord import __version__
 from concentratord.clock import ScaledClock
 from concentratord.config import Config, load_keys
 from concentratord.config.meters import is_exact, matches
-from concentratord.documents import UNASSIGNED, alarm_item, batch_items, utc
-from concentratord.pipeline import AlarmEvent, Pipeline, Reading, Tenant
+from concentratord.documents import alarm_item, utc
+from concentratord.gateway_alarms import GatewayAlarms
+from concentratord.headend import HeadEndCommands
+from concentratord.intervals import Intervals
+from concentratord.keystore import KeyStore
+from concentratord.pipeline import AlarmEvent, Pipeline, Tenant
+from concentratord.priority import PriorityMeters
 from concentratord.publisher import Publisher
-from concentratord.schedule import PERIODS, BoundaryTrigger, IntervalTracker
-from concentratord.store import OutboxItem, OutboxRow, RetentionPolicy, Store, StoreWriteError
+from concentratord.schedule import BoundaryTrigger
+from concentratord.store import RetentionPolicy, Store
 from concentratord.store_writer import StoreWriter
-from concentratord.timekeeping import ClockVerdict, TimeKeeper, sync_source
+from concentratord.timekeeping import TimeKeeper, sync_source
 from radio.driver import ModuleDriver
 from radio.frame import LinkMode, RadioFrame
-from uplink import MqttUplink, codec_named, messages
+from uplink import Command, MqttUplink, Reply, codec_named, messages
 
 log = logging.getLogger("concentratord")
 
 DAY = 86_400.0
-# Snapshots run this long (simulated seconds) after a boundary, so telegrams received just
-# before it have been through the pipeline; short against any interval.
-GRACE_S = 10.0
-
-
-@dataclass
-class GatewayAlarm:
-    """An alarm of the gateway itself (not of a meter)."""
-
-    name: str
-    detail: str
-    timestamp: float
-    state: str = "raised"
 
 
 @dataclass
@@ -62,8 +59,6 @@ class DaemonState:
 
     started: float
     recent_alarms: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=200))
-    gateway_alarms: list[GatewayAlarm] = field(default_factory=list)
-    batches: int = 0
     frame_failures: int = 0
 
 
@@ -88,39 +83,44 @@ class Daemon:
         )
         self.gateway = config.gateway.id
         self.state = DaemonState(started=self.clock())
-        self.priority_meters: set[str] = set(config.schedule.priority_meters)
         self._driver_factory = driver_factory
-        self.keys = load_keys(config, config_file)
-        self.tenants = {t.name: t for t in config.tenants}
+        self._tenant_config = {t.name: t for t in config.tenants}
+        owns = {t.name: _matcher(t.meters) for t in config.tenants}
+
+        def owner(meter_id: str) -> str | None:
+            tenant = self.pipeline.tenant_for(meter_id)
+            return tenant.name if tenant is not None else None
+
+        self.keys = KeyStore(
+            load_keys(config, config_file),
+            tenants={t.name: t.payload != "raw" for t in config.tenants},
+            owner=owner,
+            state_dir=config.gateway.state_dir,
+        )
         self.pipeline = Pipeline(
             [
                 Tenant(
                     t.name,
-                    self.keys.get(t.name, {}),
+                    self.keys.keys_of(t.name),
                     raw=t.payload == "raw",
-                    meters=_matcher(t.meters),
+                    meters=owns[t.name],
                 )
                 for t in config.tenants
             ],
             max_meters=config.limits.visible_meters,
         )
+        self.keys.load_local()
+        self.priority = PriorityMeters(schedule.priority_meters, owner)
         self.store: Store | None = None
+        self.writer: StoreWriter | None = None
+        self.alarms: GatewayAlarms | None = None
+        self.intervals: Intervals | None = None
         self.uplinks: dict[str, MqttUplink] = {}
         self.publishers: dict[str, Publisher] = {}
         self.driver: ModuleDriver | None = None
-        self.tracker = IntervalTracker(self.clock, GRACE_S)
-        self.timekeeper: TimeKeeper | None = None
-        self.writer: StoreWriter | None = None
         self._scheduler: AsyncIOScheduler | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._jobs: set[asyncio.Future[None]] = set()
-        self._snapshot_lock = asyncio.Lock()
-        self._to_persist: asyncio.Queue[tuple[str, float, list[Reading]]] = asyncio.Queue()
-        self._persist_task: asyncio.Task[None] | None = None
         self._usb: Any = None
-        self._kinds: list[str] = []  # interval kinds taken, once the schedules run
-
-    # -- message ids for documents that are not stored ------------------------------------
 
     def next_id(self) -> int:
         """A message id for a state document or a reply: taken under the store's durable
@@ -133,7 +133,7 @@ class Daemon:
     async def start(self) -> None:
         """Open everything; return when the radio is configured and the schedules run."""
         cfg = self.config
-        self.store = await Store.open(
+        store = self.store = await Store.open(
             cfg.storage.path,
             max_bytes=cfg.storage.max_bytes,
             backfill_s=cfg.storage.backfill_days * DAY,
@@ -142,65 +142,91 @@ class Daemon:
                 daily_keep_s=cfg.storage.retention_daily_years * 366 * DAY,
             ),
         )
-        self.writer = StoreWriter(
-            self.store,
-            stored=self._wake_publishers,
-            raised=lambda name, detail: self._spawn(self._gateway_alarm(name, detail)),
-            cleared=lambda name, detail: self._spawn(
-                self._gateway_alarm(name, detail, state="cleared")
-            ),
-        )
-        self.timekeeper = TimeKeeper(
+        timekeeper = TimeKeeper(
             self.clock,
             sync_source(cfg.clock.source, cfg.clock.synchronised_file),
-            floor=self.store.newest_interval_end,
+            floor=store.newest_interval_end,
+        )
+        alarms = self.alarms = GatewayAlarms(
+            gateway=self.gateway,
+            tenants=[t.name for t in cfg.tenants],
+            store=store,
+            publishers=self.publishers,
+            ids=store.ids,
+            clock=self.clock,
+            clock_trusted=lambda: timekeeper.verdict.trusted,
+        )
+        writer = self.writer = StoreWriter(
+            store,
+            stored=self._wake_publishers,
+            raised=alarms.spawn,
+            cleared=lambda name, detail: alarms.spawn(name, detail, "cleared"),
+        )
+        self.intervals = Intervals(
+            gateway=self.gateway,
+            clock=self.clock,
+            timekeeper=timekeeper,
+            snapshot=self.pipeline.snapshot,
+            priority=self.priority,
+            writer=writer,
+            batch_meters={t.name: t.uplink.batch_meters for t in cfg.tenants},
+            alarms=alarms,
         )
         # The flags each meter last reported: a restart raises no alarm a second time.
-        self.pipeline.restore_flags(await self.store.meter_status())
+        self.pipeline.restore_flags(await store.meter_status())
         for tenant in cfg.tenants:
-            uplink = MqttUplink(
-                cfg.broker_settings(tenant),
-                gateway_id=self.gateway,
-                online_state=self.online_document,
-                offline_state=self.offline_document,
-                message_ids=self.next_id,
-                prefix=tenant.uplink.prefix,
-                codec=codec_named(tenant.uplink.codec),
-                on_command=self._command_handler(tenant.name),
+            await self._connect(tenant.name)
+        # Gateway alarms once the publishers exist (one the store refuses goes to them).
+        if store.recovered_from is not None:
+            await alarms.raise_(
+                "STORE_CORRUPT", f"store was corrupt; moved aside to {store.recovered_from}"
             )
-            self.uplinks[tenant.name] = uplink
-            publisher = Publisher(
-                tenant.name,
-                self.store,
-                uplink,
-                window=tenant.uplink.max_inflight,
-                backlog_rate=tenant.uplink.backlog_rate,
-                clock=self.clock,
-            )
-            self.publishers[tenant.name] = publisher
-            await uplink.start()
-            publisher.start()
-        # Gateway alarms after the publishers exist (one the store cannot take goes to them).
-        if self.store.recovered_from is not None:
-            await self._gateway_alarm(
-                "STORE_CORRUPT", f"store was corrupt; moved aside to {self.store.recovered_from}"
-            )
-        self._check_clock()
-        self.writer.start()
+        self.intervals.check_clock()
+        writer.start()
         self.driver = await self._make_driver()
         await self.driver.start()
-        if self.config.radio.port.startswith("/dev/"):
+        if cfg.radio.port.startswith("/dev/"):
             self._watch_usb(self.driver)
-        self._persist_task = asyncio.create_task(self._persister(), name="persister")
         self._tasks.append(asyncio.create_task(self._frames(self.driver), name="frames"))
         self._start_schedules()
-        self._tasks.append(asyncio.create_task(self._watch_clock(), name="clock"))
 
-    def _spawn(self, job: Any) -> None:
-        """Run a gateway-alarm coroutine from synchronous code (kept until it is done)."""
-        task = asyncio.ensure_future(job)
-        self._jobs.add(task)
-        task.add_done_callback(self._jobs.discard)
+    async def _connect(self, tenant: str) -> None:
+        """The tenant's uplink and publisher, started."""
+        assert self.store is not None
+        settings = self._tenant_config[tenant]
+
+        async def on_command(command: Command) -> Reply | None:
+            return await commands.handle(command)  # bound below, before the uplink starts
+
+        uplink = MqttUplink(
+            self.config.broker_settings(settings),
+            gateway_id=self.gateway,
+            online_state=self.online_document,
+            offline_state=self.offline_document,
+            message_ids=self.next_id,
+            prefix=settings.uplink.prefix,
+            codec=codec_named(settings.uplink.codec),
+            on_command=on_command,
+        )
+        publisher = Publisher(
+            tenant,
+            self.store,
+            uplink,
+            window=settings.uplink.max_inflight,
+            backlog_rate=settings.uplink.backlog_rate,
+            clock=self.clock,
+        )
+        commands = HeadEndCommands(
+            tenant,
+            status=self.status,
+            store=self.store,
+            publisher=publisher,
+            priority=self.priority,
+        )
+        self.uplinks[tenant] = uplink
+        self.publishers[tenant] = publisher
+        await uplink.start()
+        publisher.start()
 
     def _wake_publishers(self, tenants: set[str]) -> None:
         for tenant in tenants:
@@ -252,25 +278,14 @@ class Daemon:
             driver.retarget(device)
 
     def _start_schedules(self) -> None:
+        assert self.intervals is not None
         kinds = ["5min"]  # always: priority meters may be set by a command later
         if self.config.schedule.hourly:
             kinds.append("hourly")
         if self.config.schedule.daily:
             kinds.append("daily")
-        self._kinds = kinds
         scheduler = AsyncIOScheduler()
-        floor = self.timekeeper.floor if self.timekeeper is not None else 0.0
-        for kind in kinds:
-            self.tracker.start(kind, floor=floor)
-            scheduler.add_job(
-                self.take_intervals,
-                BoundaryTrigger(self.clock, PERIODS[kind], GRACE_S),
-                args=[kind],
-                id=kind,
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=None,
-            )
+        self.intervals.schedule(scheduler, kinds)
         scheduler.add_job(self.retention, BoundaryTrigger(self.clock, DAY, 3600.0), id="retention")
         scheduler.start()
         self._scheduler = scheduler
@@ -283,20 +298,17 @@ class Daemon:
             self._usb.stop()
         if self.driver is not None:
             await self.driver.stop()
-        for task in [*self._tasks, *self._jobs]:
+        for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self.intervals is not None:
+            await self.intervals.stop()  # interval values already taken are stored first
+        if self.alarms is not None:
+            await self.alarms.cancel()
         if self.writer is not None:
             await self.writer.flush()  # a last try for what waits in memory
             await self.writer.stop()
-        if self._persist_task is not None:
-            # Interval values already taken are stored before the store closes.
-            with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
-                await asyncio.wait_for(self._to_persist.join(), 30)
-            self._persist_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._persist_task
         for publisher in self.publishers.values():
             await publisher.stop()
         for uplink in self.uplinks.values():
@@ -312,32 +324,26 @@ class Daemon:
             try:
                 await self.take_frame(frame)
             except Exception:
-                # One frame that cannot be stored (a full disk, a store error) must not stop
-                # the reader: log it loudly, count it, and take the next frame.
+                # One frame that cannot be handled must not stop the reader: log it loudly,
+                # count it, and take the next frame.
                 self.state.frame_failures += 1
                 log.exception("frame from %s could not be handled", driver.port_path)
 
     async def take_frame(self, frame: RadioFrame) -> None:
-        """One frame through the pipeline; an alarm is stored and published at once."""
-        # A frame received after an interval's end: take that interval now, before newer
-        # readings push the meters' last ones before the end out of their short history
-        # (the scheduled job may run late: a busy box, or a high time scale in tests).
-        if any(
-            (end := self.tracker.next_end(kind)) is not None and end <= frame.timestamp
-            for kind in self._kinds
-        ):
-            for kind in self._kinds:
-                await self.take_intervals(kind, passed=frame.timestamp)
+        """One frame: intervals that ended before it, then the pipeline; an alarm event is
+        stored (or kept in memory until it can be) and its tenant's publisher woken."""
+        assert self.intervals is not None
+        await self.intervals.frame_arrived(frame.timestamp)
         outcome = self.pipeline.process(frame)
         if outcome.alarm is not None:
             await self._store_alarm(outcome.alarm)
 
     async def _store_alarm(self, event: AlarmEvent) -> None:
-        assert self.writer is not None
+        assert self.writer is not None and self.intervals is not None
         item = alarm_item(
-            self.gateway, event, event.previous_status, clock_synchronised=self._clock_trusted
+            self.gateway, event, event.previous_status, clock_synchronised=self.intervals.trusted
         )
-        # Stored, or kept in memory with the flags until it can be: never forgotten.
+        # Stored with the flags it reports, or kept in memory with them: never forgotten.
         await self.writer.enqueue([item], meter_status={event.meter_id: event.reading.flags})
         self.state.recent_alarms.append(
             {
@@ -349,151 +355,6 @@ class Daemon:
                 "cleared": sorted(event.cleared),
             }
         )
-
-    async def _gateway_alarm(self, name: str, detail: str, state: str = "raised") -> None:
-        """Raise (or clear) an alarm of the gateway itself, to every tenant.
-
-        Stored like any alarm; when the store refuses it (the alarm may be about the store),
-        it is published from memory under its own id instead, retried until acknowledged.
-        """
-        assert self.store is not None
-        now = self.clock()
-        self.state.gateway_alarms.append(GatewayAlarm(name, detail, now, state))
-        if state == "raised":
-            log.error("gateway alarm %s: %s", name, detail)
-        else:
-            log.warning("gateway alarm %s cleared: %s", name, detail)
-        items = []
-        for tenant in self.config.tenants:
-            document = messages.gateway_alarm(
-                gateway=self.gateway,
-                message_id=UNASSIGNED,
-                alarm=name,
-                detail=detail,
-                time=utc(now),
-                state="cleared" if state == "cleared" else "raised",
-                clock_synchronised=self._clock_trusted,
-            )
-            items.append(OutboxItem(tenant.name, "alarm", now, document))
-        try:
-            await self.store.enqueue(items)
-        except StoreWriteError as exc:
-            log.error("gateway alarm %s not stored (%s): publishing it from memory", name, exc)
-            for item in items:
-                self._send_unstored(item)
-            return
-        self._wake_publishers({item.tenant for item in items})
-
-    def _send_unstored(self, item: OutboxItem) -> None:
-        publisher = self.publishers.get(item.tenant)
-        if publisher is None:
-            return
-        try:
-            message_id = self.next_id()
-        except OSError as exc:  # the id mark cannot be written either: nothing safe to send
-            log.error("gateway alarm not published: no message id: %s", exc)
-            return
-        row = OutboxRow(
-            message_id=message_id,
-            tenant=item.tenant,
-            kind=item.kind,
-            created_at=item.created_at,
-            interval_end=item.interval_end,
-            document=item.document,
-            attempts=0,
-        )
-        publisher.send_unstored(row)
-
-    # -- the clock ------------------------------------------------------------------------
-
-    @property
-    def _clock_trusted(self) -> bool:
-        return self.timekeeper is None or self.timekeeper.verdict.trusted
-
-    def _check_clock(self) -> bool:
-        """Judge the clock; on a change raise or clear its alarms, and when it is trusted
-        again resume the intervals from the current boundary (none invented for the time it
-        was not). Whether interval values may be taken now."""
-        if self.timekeeper is None:
-            return True
-        previous, now = self.timekeeper.check()
-        for alarm, was, is_ in (
-            ("CLOCK_UNSYNCHRONISED", not previous.synchronised, not now.synchronised),
-            ("CLOCK_STEPPED_BACK", previous.behind_store, now.behind_store),
-        ):
-            if is_ != was:
-                self._spawn(self._gateway_alarm(alarm, self._clock_detail(now), _state(is_)))
-        if now.trusted and not previous.trusted and self._kinds:
-            # Behind the store only: the clock became right the moment it passed the floor.
-            # Unsynchronised: when is unknown, so from now (nothing invented before it).
-            floor = self.timekeeper.floor
-            since = floor if previous.synchronised else self.clock()
-            for kind in self._kinds:
-                self.tracker.start(kind, now=since, floor=floor)
-            log.warning("clock trusted again: intervals resume after %s", utc(since))
-        return now.trusted
-
-    def _clock_detail(self, verdict: ClockVerdict) -> str:
-        assert self.timekeeper is not None
-        parts = [f"clock source {self.timekeeper.source.name}"]
-        parts.append("synchronised" if verdict.synchronised else "not synchronised")
-        if self.timekeeper.floor:
-            floor = messages.iso_utc(utc(self.timekeeper.floor))
-            relation = "behind" if verdict.behind_store else "past"
-            parts.append(f"{relation} the newest stored interval end {floor}")
-        return "; ".join(parts)
-
-    async def _watch_clock(self) -> None:
-        while True:
-            await asyncio.sleep(1.0)
-            self._check_clock()
-
-    # -- intervals ------------------------------------------------------------------------
-
-    async def take_intervals(self, kind: str, passed: float | None = None) -> None:
-        """Take the interval values of every due ``kind`` boundary (catching up if late);
-        ``passed``: of every boundary at or before that time (see ``IntervalTracker.due``).
-
-        Only the snapshot happens here, at once (it is what fixes the values); building the
-        batches and storing them runs in the persister task, so an alarm telegram behind a
-        30,000-meter snapshot is not kept waiting for it.
-        """
-        async with self._snapshot_lock:
-            if not self._check_clock():
-                return  # the snapshots wait for a clock that can label them
-            assert self.timekeeper is not None
-            for end in self.tracker.due(kind, passed):
-                self.timekeeper.taken(end)
-                meters = self.priority_meters if kind == "5min" else None
-                if kind == "5min" and not meters:
-                    continue
-                self._to_persist.put_nowait((kind, end, self.pipeline.snapshot(end, meters)))
-
-    async def _persister(self) -> None:
-        """Store captured interval values, in the order they were taken."""
-        while True:
-            kind, end, readings = await self._to_persist.get()
-            try:
-                await self._store_interval(kind, end, readings)
-            except Exception:
-                log.exception("interval values of %s ending %s could not be stored", kind, end)
-            finally:
-                self._to_persist.task_done()
-
-    async def _store_interval(self, kind: str, end: float, readings: list[Reading]) -> None:
-        assert self.writer is not None
-        by_tenant: dict[str, list[Reading]] = {}
-        for reading in readings:
-            by_tenant.setdefault(reading.tenant, []).append(reading)
-        items: list[OutboxItem] = []
-        now = self.clock()
-        for tenant, tenant_readings in by_tenant.items():
-            batch = self.tenants[tenant].uplink.batch_meters
-            items += batch_items(self.gateway, tenant, kind, end, tenant_readings, batch, now)
-            await asyncio.sleep(0)  # let frames through between tenants' batches
-        if items:
-            await self.writer.enqueue(items)  # stored, or kept in memory until it can be
-            self.state.batches += len(items)
 
     async def retention(self) -> None:
         """Thin and expire delivered data past its horizon."""
@@ -516,7 +377,7 @@ class Daemon:
             "alarms": c.alarms,
             "over_meter_limit": c.over_meter_limit,
             "meters": len(self.pipeline.meters),
-            "batches": self.state.batches,
+            "batches": self.intervals.batches if self.intervals is not None else 0,
             "frame_failures": self.state.frame_failures,
         }
         if self.writer is not None:
@@ -556,12 +417,15 @@ class Daemon:
             gateway=self.gateway, message_id=self.next_id(), reason=reason
         )
 
-    def _command_handler(self, tenant: str) -> Any:
-        from concentratord.headend import HeadEndCommands
-
-        return HeadEndCommands(self, tenant).handle
-
     # -- status ---------------------------------------------------------------------------
+
+    def recent_alarms(self) -> list[dict[str, Any]]:
+        """The gateway's own alarms, then the meters' recent ones (``concentratorctl alarms``)."""
+        gateway = [
+            {"id": self.gateway, "status": a.name, "state": a.state, "detail": a.detail}
+            for a in (self.alarms.recent if self.alarms is not None else ())
+        ]
+        return gateway + list(self.state.recent_alarms)
 
     async def status(self) -> dict[str, Any]:
         """Gateway status for the control socket, get_status and the status line."""
@@ -588,8 +452,8 @@ class Daemon:
             "counters": self.counters(),
             "queue": queue,
             "store": self._store_status(),
-            "clock": self._clock_status(),
-            "gateway_alarms": [a.__dict__ for a in self.state.gateway_alarms],
+            "clock": self.intervals.clock_status() if self.intervals is not None else {},
+            "gateway_alarms": [a.__dict__ for a in self.alarms.recent] if self.alarms else [],
         }
 
     def _store_status(self) -> dict[str, Any]:
@@ -603,23 +467,6 @@ class Daemon:
             "waiting_in_memory": unstored.waiting(),
             "dropped_from_memory": dict(unstored.counters.dropped),
         }
-
-    def _clock_status(self) -> dict[str, Any]:
-        keeper = self.timekeeper
-        if keeper is None:
-            return {}
-        verdict = keeper.verdict
-        return {
-            "source": keeper.source.name,
-            "synchronised": verdict.synchronised,
-            "behind_store": verdict.behind_store,
-            "trusted": verdict.trusted,
-            "newest_interval_end": messages.iso_utc(utc(keeper.floor)) if keeper.floor else None,
-        }
-
-
-def _state(active: bool) -> str:
-    return "raised" if active else "cleared"
 
 
 def _matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:

@@ -1,45 +1,62 @@
-"""Commands from the head-end (DESIGN.md section 4): backfill, set_priority_meters,
-get_status. uplink has checked the gateway id and the arguments; these carry them out."""
+"""Commands from the head-end (docs/uplink.md, "Commands"): backfill, set_priority_meters,
+get_status. uplink has checked the gateway id and the arguments; these carry them out, for
+one tenant, with only what each needs: the status, the store's delivered rows, the tenant's
+publisher, the priority meters."""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from concentratord.config import PRIORITY_METERS_MAX
+from concentratord.priority import PriorityError, PriorityMeters
+from concentratord.publisher import Publisher
+from concentratord.store import Store
 from uplink import Command, Reply
 from uplink.commands import BackfillArgs, PriorityMetersArgs
 
-if TYPE_CHECKING:
-    from concentratord.daemon import Daemon
-
 log = logging.getLogger(__name__)
+
+StatusOf = Callable[[], Awaitable[dict[str, Any]]]
 
 
 class HeadEndCommands:
     """The command handler of one tenant's uplink: it acts on that tenant's data only."""
 
-    def __init__(self, daemon: Daemon, tenant: str) -> None:
-        self.daemon = daemon
+    def __init__(
+        self,
+        tenant: str,
+        *,
+        status: StatusOf,
+        store: Store,
+        publisher: Publisher,
+        priority: PriorityMeters,
+    ) -> None:
         self.tenant = tenant
+        self._status = status
+        self._store = store
+        self._publisher = publisher
+        self._priority = priority
 
     async def handle(self, command: Command) -> Reply | None:
         """Carry out one command; the reply goes back on the command's reply route."""
         log.info("head-end command %s from tenant %s", command.name, self.tenant)
         if command.name == "get_status":
-            status = await self.daemon.status()
+            status = await self._status()
             status["uplink"] = {self.tenant: status["uplink"].get(self.tenant)}
             return Reply(ok=True, result=status)
         if command.name == "backfill" and isinstance(command.parsed, BackfillArgs):
             return await self._backfill(command.parsed)
         if command.name == "set_priority_meters" and isinstance(command.parsed, PriorityMetersArgs):
-            return self._priority(command.parsed)
+            try:
+                meters = self._priority.replace(self.tenant, command.parsed.meters)
+            except PriorityError as err:
+                return Reply.refused(str(err))
+            return Reply(ok=True, result={"priority_meters": sorted(meters)})
         return Reply.refused(f"command {command.name} is not supported by this gateway")
 
     async def _backfill(self, args: BackfillArgs) -> Reply:
-        store = self.daemon.store
-        assert store is not None
-        rows = await store.delivered_between(
+        rows = await self._store.delivered_between(
             self.tenant, args.start.timestamp(), args.end.timestamp()
         )
         if args.interval is not None:
@@ -47,32 +64,8 @@ class HeadEndCommands:
         if args.meters is not None:
             wanted = set(args.meters)
             rows = [r for r in rows if _mentions(r.document, wanted)]
-        self.daemon.publishers[self.tenant].replay(rows)
+        self._publisher.replay(rows)
         return Reply(ok=True, result={"messages": len(rows)})
-
-    def _owner(self, meter_id: str) -> str | None:
-        return _owner_name(self.daemon, meter_id)
-
-    def _priority(self, args: PriorityMetersArgs) -> Reply:
-        if len(args.meters) > PRIORITY_METERS_MAX:
-            return Reply.refused(f"at most {PRIORITY_METERS_MAX} priority meters")
-        foreign = [m for m in args.meters if self._owner(m) != self.tenant]
-        if foreign:
-            return Reply.refused(f"meters not of this tenant: {', '.join(sorted(foreign))}")
-        others = {
-            m
-            for m in self.daemon.priority_meters
-            if (t := self.daemon.pipeline.tenant_for(m)) is not None and t.name != self.tenant
-        }
-        if len(others) + len(args.meters) > PRIORITY_METERS_MAX:
-            return Reply.refused(f"at most {PRIORITY_METERS_MAX} priority meters per gateway")
-        self.daemon.priority_meters = others | set(args.meters)
-        return Reply(ok=True, result={"priority_meters": sorted(args.meters)})
-
-
-def _owner_name(daemon: Daemon, meter_id: str) -> str | None:
-    tenant = daemon.pipeline.tenant_for(meter_id)
-    return tenant.name if tenant is not None else None
 
 
 def _mentions(document: dict[str, Any], meters: set[str]) -> bool:

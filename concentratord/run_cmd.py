@@ -41,14 +41,13 @@ def status_line(status: dict[str, Any]) -> str:
 
 async def _run(config_file: str, show_status: bool) -> int:
     from concentratord.control import AuditLog, ControlServer
-    from concentratord.control_commands import commands, load_local_keys
+    from concentratord.control_commands import ControlContext, commands
     from concentratord.daemon import Daemon
     from concentratord.store import StoreWriteError
     from radio.driver import ModuleError
 
     config = load_config(config_file)
     daemon = Daemon(config, config_file)
-    load_local_keys(daemon)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -65,7 +64,17 @@ async def _run(config_file: str, show_status: bool) -> int:
         return 1
     control = ControlServer(
         config.control.socket,
-        commands(daemon),
+        commands(
+            ControlContext(
+                status=daemon.status,
+                meters=daemon.pipeline.meters,
+                alarms=daemon.recent_alarms,
+                store=lambda: daemon.store,
+                keys=daemon.keys,
+                config=config,
+                config_file=config_file,
+            )
+        ),
         config.control.role_of,
         AuditLog(Path(config.gateway.state_dir) / "audit.log", clock=daemon.clock),
         mode=config.control.socket_mode,
