@@ -10,6 +10,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from radio.modules.registry import MODULE_NAMES
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -55,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     listen.add_argument(
         "--module",
         required=True,
-        choices=["im871a", "amb8465", "rc1180", "cul", "rtlwmbus", "rawtty", "auto"],
+        choices=MODULE_NAMES,
     )
     listen.add_argument("--mode", default="c1", choices=["c1", "t1", "c1t1", "s1"])
     listen.add_argument("--keys", metavar="FILE", help="keys file: 'ID HEX' or 'ID,HEX' lines")

@@ -371,6 +371,8 @@ class Daemon:
             "frames": c.frames,
             "readings": c.readings,
             "repeats": c.repeats,
+            "link_errors": c.link_errors,
+            "unassigned": c.unassigned,
             "decode_errors": c.decode_errors,
             "no_key": c.no_key,
             "wrong_key": c.wrong_key,

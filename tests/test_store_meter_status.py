@@ -1,5 +1,5 @@
 """Meters' last status flags in the store: what lets a restarted daemon tell a new alarm
-from one it has already reported (DESIGN.md §3.3)."""
+from one it has already reported (docs/design.md, "The pipeline", step 3, Alarms)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ def test_a_new_store_knows_no_meter_status(tmp_path: Path) -> None:
 
 def test_meter_status_survives_reopening(tmp_path: Path) -> None:
     async def write(store: Store) -> None:
-        await store.set_meter_status({"76348799": frozenset({"LEAK", "BURST"}), "1": frozenset()})
+        status = {"76348799": frozenset({"LEAK", "BURST"}), "1": frozenset[str]()}
+        await store.enqueue([alarm()], meter_status=status)
 
     async def read(store: Store) -> dict[str, frozenset[str]]:
         return await store.meter_status()
@@ -55,8 +56,8 @@ def test_meter_status_survives_reopening(tmp_path: Path) -> None:
 
 def test_a_later_status_replaces_the_earlier_one(tmp_path: Path) -> None:
     async def body(store: Store) -> dict[str, frozenset[str]]:
-        await store.set_meter_status({"76348799": LEAK})
-        await store.set_meter_status({"76348799": frozenset()})
+        await store.enqueue([alarm()], meter_status={"76348799": LEAK})
+        await store.enqueue([alarm()], meter_status={"76348799": frozenset()})
         return await store.meter_status()
 
     assert with_store(tmp_path / "s.sqlite", body) == {"76348799": frozenset()}

@@ -28,6 +28,8 @@ from pydantic import (
 
 from concentratord.config.meters import normalise_id, normalise_pattern
 from concentratord.config.profiles import Profile, profile_limits
+from radio.modules.registry import MODULE_NAMES
+from uplink.codecs import CODECS
 from uplink.topics import DEFAULT_REPLY_PREFIX, TopicError, check_reply_prefix
 
 Role = Literal["user", "superuser", "administrator"]
@@ -105,6 +107,19 @@ def _broker(value: str) -> str:
     return value
 
 
+def _module(value: str) -> str:
+    # Derived from the driver registry: a new module family needs no change here.
+    if value not in MODULE_NAMES:
+        raise ValueError(f"{value!r} is not one of {', '.join(MODULE_NAMES)}")
+    return value
+
+
+def _codec(value: str) -> str:
+    if value not in CODECS:
+        raise ValueError(f"{value!r} is not one of {', '.join(CODECS)}")
+    return value
+
+
 PathStr = Annotated[str, AfterValidator(_path)]
 Name = Annotated[str, AfterValidator(_name)]
 MeterId = Annotated[str, AfterValidator(normalise_id)]
@@ -128,7 +143,7 @@ class GatewayConfig(Section):
 class RadioConfig(Section):
     """``[radio]``: the radio module and how it listens."""
 
-    module: Literal["im871a", "amb8465", "rc1180", "cul", "rtlwmbus", "rawtty", "auto"] = "auto"
+    module: Annotated[str, AfterValidator(_module)] = "auto"
     port: str = "/dev/ttyUSB0"
     mode: Literal["c1", "t1", "c1t1", "s1"] = "c1"
 
@@ -151,8 +166,9 @@ class KeysConfig(Section):
     """``[keys]``: the AES keys of the default tenant's meters."""
 
     file: PathStr | None = None
-    # Keys must be readable by the daemon alone (DESIGN.md section 5); this is the escape
-    # hatch for a test bench or a filesystem without Unix permissions, and it is warned about.
+    # Keys must be readable by the daemon alone (docs/design.md, "No one sees what is not
+    # theirs"); this is the escape hatch for a test bench or a filesystem without Unix
+    # permissions, and it is warned about.
     allow_insecure_permissions: bool = False
 
 
@@ -200,7 +216,7 @@ class UplinkConfig(Section):
 
     broker: Annotated[str, AfterValidator(_broker)]
     prefix: Annotated[str, AfterValidator(_topic_prefix)] = "concentratord"
-    codec: Literal["json", "compact"] = "json"
+    codec: Annotated[str, AfterValidator(_codec)] = "json"
     username: str | None = None
     password: SecretStr | None = None  # SecretStr: never printed in logs or reprs
     ca_file: PathStr | None = None

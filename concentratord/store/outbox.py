@@ -249,13 +249,6 @@ class Store:
             self.newest_interval_end = max(self.newest_interval_end, *ends)
         return ids
 
-    async def set_meter_status(self, status: Mapping[str, frozenset[str]]) -> None:
-        """Remember meters' status flags (an empty set: ``OK``), durably."""
-        if not status:
-            return
-        async with self._lock, self._transaction(durable=True):
-            await self._write_meter_status(status)
-
     async def _write_meter_status(self, status: Mapping[str, frozenset[str]]) -> None:
         await self._db.executemany(
             "INSERT OR REPLACE INTO meter_status (meter_id, flags) VALUES (?, ?)",

@@ -20,6 +20,10 @@ DRIVERS: dict[str, tuple[str, str]] = {
 }
 
 
+# What ``[radio] module`` and ``listen --module`` accept: every family, or ``auto`` (probe).
+MODULE_NAMES: tuple[str, ...] = (*DRIVERS, "auto")
+
+
 def driver_class(name: str) -> type[ModuleDriver]:
     """The driver class for a module family name; KeyError naming the known ones."""
     try:
