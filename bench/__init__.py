@@ -1,1 +1,2 @@
-"""Benchmark scenarios (DESIGN.md section 7): each prints its figure and writes JSON."""
+"""Benchmark scenarios (docs/design.md, "Performance goals"): each prints its figure and
+writes JSON."""

@@ -2,8 +2,9 @@
 
 The control protocol is one JSON object per line each way: ``{"command": NAME, "args":
 {...}}`` in, ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": REASON}`` out. The
-daemon checks the caller's role for each command (DESIGN.md section 5). Output is a human
-table by default and the result as JSON with ``--json``.
+daemon checks the caller's role for each command (docs/design.md, "No one sees what is not
+theirs"). Output is a human table by default and the result as JSON with ``--json``
+(docs/cli.md, "concentratorctl").
 """
 
 from __future__ import annotations

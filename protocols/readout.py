@@ -1,4 +1,4 @@
-"""A decoded telegram as the JSON object tools print (DESIGN.md section 4)."""
+"""A decoded telegram as the JSON object tools print (docs/cli.md, "Decoded JSON")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Text forms that tools exchange: hex telegram lines and keys files (DESIGN.md section 4).
+"""Text forms that tools exchange: hex telegram lines and keys files (docs/cli.md, "Text
+inputs").
 
 Pure parsing of strings; reading the file is the caller's business.
 """

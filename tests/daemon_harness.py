@@ -1,6 +1,6 @@
 """End-to-end harness: ``concentratord run`` as a real subprocess against a real broker.
 
-DESIGN.md §6: real parts only. A test builds the pieces it needs from these:
+docs/design.md, "Testing: real parts only". A test builds the pieces it needs from these:
 
 - :func:`gateway_files` writes the daemon's configuration (and keys file) into a directory:
   ``state/`` (state dir), ``state/store.sqlite``, a control socket, ``daemon.stderr``.

@@ -1,8 +1,9 @@
 """Test helpers: a real Mosquitto on a free loopback port, a paho subscriber, TLS files.
 
-DESIGN.md §6: no mocked broker. ``MosquittoBroker`` writes its own configuration into a
-temporary directory, starts ``mosquitto -c`` on 127.0.0.1, waits until the port accepts
-connections, and can be stopped, started again on the same port, or killed (outage tests).
+docs/design.md, "Testing: real parts only": no mocked broker. ``MosquittoBroker`` writes its
+own configuration into a temporary directory, starts ``mosquitto -c`` on 127.0.0.1, waits
+until the port accepts connections, and can be stopped, started again on the same port, or
+killed (outage tests).
 A missing mosquitto is an error, never a skip: ``make setup`` installs it.
 """
 

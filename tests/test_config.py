@@ -1,4 +1,5 @@
-"""Configuration: loading, validation and its one-line errors (DESIGN.md sections 4, 5)."""
+"""Configuration: loading, validation and its one-line errors (config/README.md, "Validation
+and errors"; docs/design.md, "Bad input gets a clear error, not a crash")."""
 
 from __future__ import annotations
 

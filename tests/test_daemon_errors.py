@@ -1,4 +1,5 @@
-"""Bad input to a real daemon gets a clear error, not a crash (DESIGN.md §5):
+"""Bad input to a real daemon gets a clear error, not a crash (docs/design.md, "Rules that
+hold everywhere"):
 
 - an invalid configuration stops ``concentratord run`` with exit status 2 and one line on
   stderr naming the file, the key and the reason, before anything is started;

@@ -122,6 +122,11 @@ def rig(tmp: Path, *, store: Path | None = None, meters: int = 6) -> Iterator[Ri
         broker.kill()
 
 
+def observed(**figures: object) -> None:
+    """What a scenario saw, for the record (shown with ``pytest -s``)."""
+    print("observed:", ", ".join(f"{k}={v}" for k, v in figures.items()))
+
+
 def readings(messages: list[Uplink]) -> list[dict[str, Any]]:
     return [m.doc for m in messages if m.kind() == "event/readings" and m.doc is not None]
 
@@ -223,6 +228,12 @@ def test_a_clock_behind_the_store_relabels_nothing_and_resumes_at_the_next_bound
         assert min(hourly) == resumed_at
         # ... and no interval is published twice under different ids (raises if so).
         readings_by_interval(readings(r.collector.messages))
+        observed(
+            newest_delivered=iso(newest),
+            first_hourly_after=iso(min(hourly)),
+            batches_after=len(batches),
+            alarm_flagged=leak.doc["clock_synchronised"],
+        )
 
 
 # -- (2) a corrupt store -----------------------------------------------------------------
@@ -263,6 +274,7 @@ def test_ids_after_a_store_recovery_are_above_every_id_before_it(tmp_path: Path)
         assert gateway_alarms(after, "STORE_CORRUPT")
         assert min(ids(after)) > max(ids(before)), (max(ids(before)), sorted(ids(after))[:5])
         assert list(store.parent.glob("store.sqlite.corrupt-1"))
+        observed(max_id_before=max(ids(before)), min_id_after=min(ids(after)))
 
 
 # -- (3) a store that cannot be written ----------------------------------------------------
@@ -294,6 +306,7 @@ def test_an_immutable_wal_stops_the_start_and_its_rows_go_out_later_under_their_
             assert daemon.returncode == 1
             assert "cannot be written" in daemon.stderr_text()
             assert not list(r.files.store.parent.glob("*corrupt*"))
+            refused = daemon.stderr_text().strip().splitlines()[-1]
 
         r.broker.start()
         daemon = r.daemon()
@@ -307,6 +320,7 @@ def test_an_immutable_wal_stops_the_start_and_its_rows_go_out_later_under_their_
         finally:
             stop(daemon)
         assert not list(r.files.store.parent.glob("*corrupt*"))
+        observed(pending_ids=f"{min(pending)}..{max(pending)} ({len(pending)})", refused=refused)
 
 
 def _pending_ids(store: Path) -> list[int]:
@@ -371,6 +385,14 @@ def test_every_alarm_raised_on_a_full_disk_is_delivered_or_counted(tmp_path: Pat
         full = gateway_alarms(messages, "STORE_FULL")
         assert [d.get("state", "raised") for d in full][:1] == ["raised"]
         assert "cleared" in [d.get("state") for d in full]
+        observed(
+            raised=raised,
+            delivered=len(delivered),
+            counted=counted,
+            store_failures=status["counters"]["store_failures.alarm"],
+            readings_refused=status["counters"]["store_failures.readings"],
+            readings_dropped_from_memory=status["counters"]["unstored_dropped.readings"],
+        )
 
 
 # -- (5) a burst of commands ---------------------------------------------------------------
@@ -401,6 +423,11 @@ def test_every_command_of_a_burst_gets_a_reply(tmp_path: Path) -> None:
         assert len(replies) == burst
         assert outcomes <= {"ok", "busy"}, outcomes
         assert "Traceback" not in daemon.stderr_text()
+        observed(
+            replies=len(replies),
+            ok=sum(1 for d in replies.values() if d["ok"]),
+            busy=sum(1 for d in replies.values() if not d["ok"]),
+        )
 
 
 def _burst(

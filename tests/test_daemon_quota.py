@@ -1,5 +1,6 @@
-"""The store's disk quota reached in a running daemon (DESIGN.md §5: "when storage is bounded
-and full, what goes is the oldest bulk data, counted and reported; alarms go last").
+"""The store's disk quota reached in a running daemon (docs/design.md, "Nothing accepted is
+lost": when the store is bounded and full, the oldest bulk data goes first, counted and
+reported; alarms go last).
 
 One scenario, run once for the module: ``storage.max_bytes`` at its minimum (1 MiB), the
 broker down so nothing drains, 50 priority meters sent one per readings message every

@@ -1,6 +1,7 @@
-"""``concentratord run`` killed with SIGKILL (DESIGN.md §5 "nothing accepted is lost", §6
-fault tests): a real Mosquitto, the daemon as a subprocess, a simulated field behind an
-emulated iM871A on a pty, the same store file across every restart.
+"""``concentratord run`` killed with SIGKILL (docs/design.md, "Nothing accepted is lost" and
+the fault tests of "Testing: real parts only"): a real Mosquitto, the daemon as a
+subprocess, a simulated field behind an emulated iM871A on a pty, the same store file across
+every restart.
 
 The kill loop: start the daemon, let it run for a seeded random time (sometimes not even
 through start-up), inject or clear an alarm in the field now and then, SIGKILL it, and read

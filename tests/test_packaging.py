@@ -1,4 +1,4 @@
-"""Packaging and layout contracts (DESIGN.md §2, docs/decisions/0001).
+"""Packaging and layout contracts (docs/design.md, "Layout"; docs/decisions/0001).
 
 - The one distribution installs the console scripts ``concentratord`` and ``concentratorctl``
   into the environment's bin directory, next to the Python that runs the tests.
@@ -6,12 +6,16 @@
   imports nothing of ours (and does no I/O); ``radio`` and ``uplink`` never import each
   other nor the daemon. Checked statically with :mod:`ast`, so a forbidden import inside a
   function or under ``TYPE_CHECKING`` counts too.
+- What the code relies on is in the repository: no tracked text file cites the design or
+  protocol notes kept outside it (docs/design.md and docs/cli.md hold what the code uses);
+  the real-meter vectors that tests read at run time from ``../shared/vectors`` are allowed.
 """
 
 from __future__ import annotations
 
 import ast
 import os
+import re
 import subprocess
 import sys
 from importlib import metadata
@@ -165,3 +169,74 @@ def test_import_checker_sees_every_form(tmp_path: Path) -> None:
     )
     modules = {m for m, _ in _imported_top_levels(src)}
     assert modules == {"os", "typing", "uplink", "radio", "concentratord"}
+
+
+# ------------------------------------------------------------------ knowledge in the repository
+
+# Files whose comments and prose may cite a source.
+CITING_SUFFIXES = (".py", ".md", ".toml", ".sh")
+
+# A citation of the notes that live outside the repository, by name or by path (the pattern
+# is written so that it does not match itself). Reading the test vectors from
+# ../shared/vectors at run time is allowed (tests/vectors.py).
+OUTSIDE_CITATION = re.compile(
+    r"\b(?:DESIGN|PROTOCOLS)\.md\b|\.\./shared/(?!vectors\b)|/work[/]shared\b"
+)
+
+
+def _tracked_text_files() -> list[Path]:
+    """Tracked files (and new ones not ignored) that can carry a citation."""
+    try:
+        done = subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+            cwd=ROOT,
+            capture_output=True,
+            timeout=60,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError) as err:
+        pytest.skip(f"not a git checkout ({err})")
+    names = (n for n in done.stdout.decode("utf-8").split("\0") if n)
+    return sorted(ROOT / n for n in names if n.endswith(CITING_SUFFIXES) and (ROOT / n).is_file())
+
+
+def _outside_citations(path: Path) -> list[str]:
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for number, line in enumerate(text.splitlines(), start=1)
+        if OUTSIDE_CITATION.search(line)
+    ]
+
+
+def test_no_citation_of_documents_outside_the_repository() -> None:
+    files = _tracked_text_files()
+    assert files, "git ls-files listed no text files"
+    bad = [hit for path in files for hit in _outside_citations(path)]
+    assert not bad, (
+        "cite docs/ (docs/design.md, docs/cli.md, ...) or the standard (EN 13757-x), "
+        "not a document outside the repository:\n" + "\n".join(bad)
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "flagged"),
+    [
+        ("# Keys are the daemon's alone (DESIGN{dot}md section 5).", True),
+        ('"""Canonical units (DESIGN{dot}md §4)."""', True),
+        ("media, see PROTOCOLS{dot}md §6", True),
+        ("see ../shared{sep}DESIGN{dot}md", True),
+        ("cat /work{sep}shared/notes.txt", True),
+        ("The tests read the vectors from `../shared/vectors`", False),
+        ('(docs/design.md, "Nothing accepted is lost")', False),
+        ('PROTOCOLS: tuple[Protocol, ...] = ("auto", "5", "3.1.1")', False),
+    ],
+)
+def test_outside_citation_pattern(line: str, flagged: bool) -> None:
+    """The checker itself: the notes by name or path flagged, the vectors and docs/ not.
+
+    The samples spell ``.`` and ``/`` as ``{dot}`` and ``{sep}`` so that this file does not
+    cite what it forbids.
+    """
+    line = line.replace("{dot}", ".").replace("{sep}", "/")
+    assert bool(OUTSIDE_CITATION.search(line)) is flagged

@@ -45,7 +45,8 @@ def bytes_per_meter_day(codec_name: str, meters: int = 500) -> float:
 
 def test_compact_hourly_bytes_per_meter_day_is_a_fraction_of_json() -> None:
     compact, json_ = bytes_per_meter_day("compact"), bytes_per_meter_day("json")
-    # The figure itself is the bench's to report (DESIGN.md §7); printed with -s.
+    # The figure itself is the bench's to report (docs/design.md, "Performance goals");
+    # printed with -s.
     print(f"\nhourly Kamstrup water, 500 meters/batch: compact {compact:.0f} B, json {json_:.0f} B")
     assert compact < json_ / 20
 

@@ -1,6 +1,7 @@
 """MQTT uplink: topics, payload codecs, documents, and the publish-with-ack client.
 
-Imports nothing of ours but ``protocols`` (DESIGN.md §2). The contract is docs/uplink.md.
+Imports nothing of ours but ``protocols`` (docs/decisions/0001). The contract is
+docs/uplink.md.
 """
 
 from uplink.client import MqttUplink

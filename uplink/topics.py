@@ -1,4 +1,4 @@
-"""The MQTT topic tree of DESIGN.md §4 and docs/uplink.md.
+"""The MQTT topic tree of docs/uplink.md, "Topics".
 
 ``{prefix}/gateway/{gw}/state``, ``.../event/alarm``, ``.../event/readings``,
 ``.../event/stats``, ``.../command/{name}`` (down) and ``.../reply/{name}`` (up).

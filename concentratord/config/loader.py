@@ -1,9 +1,9 @@
 """Reading the configuration file: one-line errors, keys files, and warnings.
 
 Every failure becomes a :class:`ConfigError` whose text is one line, ``FILE: KEY: REASON``
-(DESIGN.md section 4), so that ``systemctl status`` and the journal show the whole reason.
-Loading is pure: it returns a new :class:`Config` or raises, and a daemon that fails to load
-a new file keeps running on the one it has (never half-applied).
+(config/README.md, "Validation and errors"), so that ``systemctl status`` and the journal
+show the whole reason. Loading is pure: it returns a new :class:`Config` or raises, and a
+daemon that fails to load a new file keeps running on the one it has (never half-applied).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Hardware profiles and the limits they impose (DESIGN.md sections 1 and 5).
+"""Hardware profiles and the limits they impose (docs/design.md, "Hardware profiles and limits").
 
 A profile names a class of gateway hardware. Its meter count is a hard limit: the
 configuration may lower it (``limits.max_meters``) but never raise it, because the figures

@@ -1,4 +1,6 @@
-"""The gateway's SQLite store: the outbox of alarms and interval values (DESIGN.md §3.5).
+"""The gateway's SQLite store: the outbox of alarms and interval values.
+
+The design is docs/design.md, "The pipeline" (step 5, Store) and docs/decisions/0006.
 
 ``Store.open(path, max_bytes=..., backfill_s=..., retention=RetentionPolicy())`` gives an
 outbox whose rows are durable when ``enqueue`` returns, leave the queue only by

@@ -1,9 +1,10 @@
 """What a meter driver is.
 
 A driver turns a :class:`~protocols.telegram.Telegram` (its data records already parsed) into
-the decoded fields of DESIGN.md section 4: quantity-suffixed snake-case names in canonical
-units (``total_m3``, ``flow_temperature_c``, ...) and ``status``. The fields every telegram
-has (``id``, ``manufacturer``, ``media``, ``meter``) are added by the registry, not by drivers.
+the decoded fields of docs/cli.md, "Decoded JSON": quantity-suffixed snake-case names in
+canonical units (``total_m3``, ``flow_temperature_c``, ...) and ``status``. The fields every
+telegram has (``id``, ``manufacturer``, ``media``, ``meter``) are added by the registry, not
+by drivers.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The generic OMS driver: every standard data record as a named field.
 
 It is the fallback for meters no specific driver claims (``mvt`` is empty). Names follow
-the conventions wireless M-Bus users know (DESIGN.md section 4): quantity-suffixed snake
-case in the canonical unit of the record (``_kwh`` for energy whatever the VIF's unit,
+the conventions wireless M-Bus users know (docs/cli.md, "Decoded JSON"): quantity-suffixed
+snake case in the canonical unit of the record (``_kwh`` for energy whatever the VIF's unit,
 ``_m3``, ``_m3h``, ``_c``, ...). How a name is made:
 
 - a stem by quantity and storage number: storage 0 of an accumulating quantity is the

@@ -83,7 +83,7 @@ def compact_layouts() -> dict[int, bytes]:
 
 
 def decode_fields(telegram: Telegram) -> Fields:
-    """The decoded JSON fields of a telegram (DESIGN.md section 4), without radio fields."""
+    """The decoded JSON fields of a telegram (docs/cli.md, "Decoded JSON"), no radio fields."""
     meter = telegram.meter
     driver = driver_for(meter)
     return {

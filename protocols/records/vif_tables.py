@@ -6,8 +6,8 @@ unit (a fraction of integers so that ``raw * num / den`` is one correctly rounde
 ``271785 * 1 / 100`` gives exactly ``2717.85``). Tables are plain tuples and dicts built once
 at import: the record loop only indexes them.
 
-Canonical units (DESIGN.md section 4): energy ``kwh``, volume ``m3``, mass ``kg``, power
-``kw``, volume flow ``m3h``, mass flow ``kgh``, temperature ``c``, temperature difference
+Canonical units (docs/cli.md, "Decoded JSON"): energy ``kwh``, volume ``m3``, mass ``kg``,
+power ``kw``, volume flow ``m3h``, mass flow ``kgh``, temperature ``c``, temperature difference
 ``k``, pressure ``bar``, durations ``h``, voltage ``v``, current ``a``, HCA units ``hca``,
 relative humidity ``rh``, frequency ``hz``, reactive/apparent energy ``kvarh``/``kvah``,
 reactive/apparent power ``kvar``/``kva``.
