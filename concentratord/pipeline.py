@@ -17,9 +17,8 @@ from typing import Any
 
 from protocols.errors import DecodeError, NoKeyError, WrongKeyError
 from protocols.readout import telegram_fields
-from protocols.wmbus.address import manufacturer_code
 from protocols.wmbus.decoder import TelegramDecoder
-from protocols.wmbus.link import strip_crcs
+from protocols.wmbus.link import peek_address, strip_declared
 from radio.frame import RadioFrame
 
 log = logging.getLogger(__name__)
@@ -136,7 +135,7 @@ class Tenant:
     """One utility sharing the gateway: its meters, keys and payload mode."""
 
     name: str
-    keys: dict[str, bytes]
+    keys: Mapping[str, bytes]  # read-only here: concentratord.keystore is the only writer
     raw: bool = False  # forward encrypted telegrams; the gateway holds no keys
     meters: Callable[[str], bool] = lambda _meter_id: True
     decoder: TelegramDecoder = field(init=False)
@@ -225,16 +224,18 @@ class Pipeline:
         self.counters.frames += 1
         try:
             # Radio frames are wireless: one canonical form (no CRCs) for the repeat filter
-            # and the decoder alike, so the CRCs are checked once.
-            canonical, _ = strip_crcs(frame.raw)
+            # and the decoder alike, so the CRCs are checked once, as the module says they
+            # are laid out (guessed only where it cannot say: radio/frame.py).
+            canonical = strip_declared(frame.raw, frame.frame_format, frame.crc_present)
         except DecodeError as err:
             self.counters.link_errors += 1
             return Outcome(error=f"link layer: {err}")
         if len(canonical) < 11:
             self.counters.link_errors += 1
             return Outcome(error="frame shorter than a link header")
-        meter_id = canonical[4:8][::-1].hex().upper()
-        state = self._state(meter_id, canonical, frame)
+        address = peek_address(canonical)  # the one parse of M and A, decoder included
+        meter_id = address.id
+        state = self._state(meter_id, address.manufacturer, frame)
         if state is None:
             if not self.counters.over_meter_limit:
                 log.warning(
@@ -261,7 +262,7 @@ class Pipeline:
             }
         else:
             try:
-                fields = telegram_fields(tenant.decoder.decode_canonical(canonical))
+                fields = telegram_fields(tenant.decoder.decode_canonical(canonical, address))
             except DecodeError as err:
                 self._count_error(err, state)
                 return Outcome(error=str(err))
@@ -272,12 +273,11 @@ class Pipeline:
         self.counters.readings += 1
         return Outcome(reading=reading, alarm=self._alarm(state, reading))
 
-    def _state(self, meter_id: str, canonical: bytes, frame: RadioFrame) -> MeterState | None:
+    def _state(self, meter_id: str, manufacturer: str, frame: RadioFrame) -> MeterState | None:
         state = self.meters.get(meter_id)
         if state is None:
             if len(self.meters) >= self.max_meters:
                 return None
-            manufacturer = manufacturer_code(int.from_bytes(canonical[2:4], "little"))
             state = MeterState(meter_id, manufacturer, None, frame.timestamp)
             state.flags = self._restored.pop(meter_id, None)
             tenant = self.tenant_for(meter_id)

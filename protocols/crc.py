@@ -9,44 +9,21 @@
 
 from __future__ import annotations
 
+from fastcrc import crc16 as _crc16
 
-def _table_msb(poly: int) -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        crc = byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ poly) if crc & 0x8000 else (crc << 1)
-        table.append(crc & 0xFFFF)
-    return tuple(table)
-
-
-def _table_lsb(poly_reflected: int) -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ poly_reflected if crc & 1 else crc >> 1
-        table.append(crc)
-    return tuple(table)
-
-
-_EN13757 = _table_msb(0x3D65)
-_X25 = _table_lsb(0x8408)
+# Both are table-driven CRCs in compiled code (fastcrc, Rust): the link layer, the ELL and
+# the compact-frame signature compute four per telegram, which in pure Python cost more
+# than the AES (bench/README.md, decode). tests/test_crc.py checks them bit by bit against
+# the polynomial definitions above.
+_en13757 = _crc16.en_13757
+_x25 = _crc16.ibm_sdlc  # CRC-16/IBM-SDLC is X-25 under its catalogue name
 
 
 def crc16_en13757(data: bytes | bytearray | memoryview) -> int:
     """CRC-16/EN-13757 of ``data``."""
-    crc = 0
-    table = _EN13757
-    for b in data:
-        crc = ((crc << 8) & 0xFFFF) ^ table[(crc >> 8) ^ b]
-    return crc ^ 0xFFFF
+    return _en13757(data)
 
 
 def crc16_x25(data: bytes | bytearray | memoryview) -> int:
     """CRC-16/X-25 of ``data`` (as used by the IMST HCI)."""
-    crc = 0xFFFF
-    table = _X25
-    for b in data:
-        crc = (crc >> 8) ^ table[(crc ^ b) & 0xFF]
-    return crc ^ 0xFFFF
+    return _x25(data)

@@ -19,6 +19,12 @@ def telegram_from_hex(line: str) -> bytes:
 
     ``0x`` prefixes, whitespace, ``_``, ``|`` and ``#`` are ignored.
     """
+    try:
+        # The common line is bare hex (whitespace between bytes at most), which fromhex
+        # takes as it is; anything else goes the long way, with the same result.
+        return bytes.fromhex(line)
+    except ValueError:
+        pass
     text = _IGNORED.sub("", line)
     if len(text) % 2:
         raise FormatError(f"odd number of hex digits ({len(text)})")

@@ -34,7 +34,8 @@ class TelegramEvent:
     rssi_dbm: float | None = None
     link_mode: LinkMode | None = None  # when the module says which mode it came in
     frame_format: FrameFormat = FrameFormat.NONE
-    crc_present: bool = False
+    # False: the module strips the link-layer CRCs; None: it cannot say (auto-detected).
+    crc_present: bool | None = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,12 @@ class RadioFrame:
     ``raw`` starts at the L field, in whatever CRC form the module delivered it
     (``crc_present`` and ``frame_format`` say which); ``timestamp`` is the reception time
     in seconds since the epoch as given by the driver's injected clock.
+
+    The pipeline takes the driver's word for the CRCs
+    (:func:`protocols.wmbus.link.strip_declared`): ``crc_present`` False means every byte
+    is data (the iM871A, Amber, RC1180, rtl_wmbus and rawtty drivers say so today), True
+    that the CRCs of ``frame_format`` are still in (the CUL), and None that the module
+    cannot say, so that the layout is detected from the bytes.
     """
 
     raw: bytes
@@ -31,4 +37,4 @@ class RadioFrame:
     timestamp: float
     link_mode: LinkMode
     frame_format: FrameFormat = FrameFormat.NONE
-    crc_present: bool = False
+    crc_present: bool | None = False

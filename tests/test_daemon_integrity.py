@@ -26,6 +26,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from concentratord.ctl import ControlError
 from radio.sim.field import DEFAULT_EPOCH, Field, FieldConfig
 from radio.sim.imst import Im871aEmulator
 from radio.sim.runner import FieldRunner
@@ -74,6 +75,20 @@ class Rig:
     def sim_now(self) -> float:
         """The field's time, UTC seconds."""
         return EPOCH + self.runner.sim_now()
+
+    def ready(self, daemon: DaemonProcess) -> None:
+        """Wait until the module is configured and the control socket answers (it opens
+        after the uplinks have started)."""
+        wait_configured(self.emulator, daemon)
+
+        def answers() -> bool:
+            try:
+                self.status(daemon)
+            except (OSError, ControlError):
+                return False
+            return True
+
+        wait_until(answers, 30, "the control socket", daemon)
 
     def status(self, daemon: DaemonProcess) -> dict[str, Any]:
         """``concentratorctl status`` as JSON."""
@@ -162,7 +177,7 @@ def test_a_clock_behind_the_store_relabels_nothing_and_resumes_at_the_next_bound
         daemon = r.daemon()
         daemon.start()
         try:
-            wait_configured(r.emulator, daemon)
+            r.ready(daemon)
             r.collector.wait_online(daemon=daemon)
             wait_until(
                 lambda: len({d["interval_end"] for d in readings(r.collector.messages)
@@ -180,7 +195,7 @@ def test_a_clock_behind_the_store_relabels_nothing_and_resumes_at_the_next_bound
         daemon = r.daemon()
         daemon.start()
         try:
-            wait_configured(r.emulator, daemon)
+            r.ready(daemon)
             stepped = r.collector.wait_for(
                 lambda m: m.doc is not None and m.doc.get("alarm") == "CLOCK_STEPPED_BACK",
                 30, daemon, "CLOCK_STEPPED_BACK",
@@ -244,7 +259,7 @@ def test_ids_after_a_store_recovery_are_above_every_id_before_it(tmp_path: Path)
         daemon = r.daemon()
         daemon.start()
         try:
-            wait_configured(r.emulator, daemon)
+            r.ready(daemon)
             r.collector.wait_online(daemon=daemon)
             r.collector.command("get_status", {"gateway": GATEWAY}, daemon=daemon)
             wait_until(lambda: len(readings(r.collector.messages)) >= 10, 60, "batches", daemon)
@@ -258,7 +273,7 @@ def test_ids_after_a_store_recovery_are_above_every_id_before_it(tmp_path: Path)
         daemon = r.daemon()
         daemon.start()
         try:
-            wait_configured(r.emulator, daemon)
+            r.ready(daemon)
             r.collector.wait_for(
                 lambda m: m.doc is not None and m.doc.get("alarm") == "STORE_CORRUPT",
                 30, daemon, "STORE_CORRUPT",
@@ -288,7 +303,7 @@ def test_an_immutable_wal_stops_the_start_and_its_rows_go_out_later_under_their_
         daemon = r.daemon()
         daemon.start()
         try:
-            wait_configured(r.emulator, daemon)
+            r.ready(daemon)
             wait_until(
                 lambda: r.status(daemon)["queue"]["pending_total"] >= 5, 60, "pending rows", daemon
             )
@@ -312,7 +327,7 @@ def test_an_immutable_wal_stops_the_start_and_its_rows_go_out_later_under_their_
         daemon = r.daemon()
         daemon.start()
         try:
-            wait_configured(r.emulator, daemon)
+            r.ready(daemon)
             delivered = set(pending)
             wait_until(
                 lambda: delivered <= set(ids(r.collector.messages)), 60, "the old rows", daemon
@@ -348,7 +363,7 @@ def test_every_alarm_raised_on_a_full_disk_is_delivered_or_counted(tmp_path: Pat
         daemon = r.daemon()
         daemon.start()
         try:
-            wait_configured(r.emulator, daemon)
+            r.ready(daemon)
             # Filled as soon as the store has rows: before its WAL has room to spare.
             wait_until(lambda: r.status(daemon)["queue"]["pending_total"] >= 1, 60, "rows", daemon)
             ballast = fill(mount)
@@ -404,7 +419,7 @@ def test_every_command_of_a_burst_gets_a_reply(tmp_path: Path) -> None:
         daemon = r.daemon()
         daemon.start()
         try:
-            wait_configured(r.emulator, daemon)
+            r.ready(daemon)
             r.collector.wait_online(daemon=daemon)
             client, replies = _burst(r.broker, "get_status", burst)
             try:
@@ -471,7 +486,7 @@ def test_inputs_beyond_their_limits_are_refused_with_the_reason(tmp_path: Path) 
         daemon = r.daemon()
         daemon.start()
         try:
-            wait_configured(r.emulator, daemon)
+            r.ready(daemon)
             r.collector.wait_online(daemon=daemon)
             assert _control_line(r.files.socket, b"x" * (100 * 1024)) == {
                 "ok": False,

@@ -8,8 +8,16 @@ from hypothesis import strategies as st
 
 from protocols.crc import crc16_en13757, crc16_x25
 from protocols.errors import CrcError, FormatError, TruncatedError
+from protocols.telegram import MeterAddress
 from protocols.wmbus.address import id_from_bytes, manufacturer_code, manufacturer_field
-from protocols.wmbus.link import FrameFormat, add_crcs, format_a_length, strip_crcs
+from protocols.wmbus.link import (
+    FrameFormat,
+    add_crcs,
+    format_a_length,
+    peek_address,
+    strip_crcs,
+    strip_declared,
+)
 
 KAMSTRUP_FRAME = bytes.fromhex(
     "2A442D2C998734761B168D2091D37CAC21E1D68CDAFFCD3DC452BD802913FF7B1706CA9E355D6C2701CC24"
@@ -88,3 +96,75 @@ def test_l_field_shorter_than_header_is_refused() -> None:
 def test_empty_input_is_truncated() -> None:
     with pytest.raises(TruncatedError):
         strip_crcs(b"")
+
+
+def crc_free_frame_with_a_format_b_tail() -> bytes:
+    """A CRC-free frame whose last two bytes are the format-B CRC of the rest: the tail of
+    its manufacturer data is chosen so (the L field does not change)."""
+    body = bytes.fromhex("442D2C998734761B16780413E80300000F") + b"\x00\x00"
+    frame = bytearray([len(body)]) + body
+    frame[-2:] = crc16_en13757(frame[:-2]).to_bytes(2, "big")
+    return bytes(frame)
+
+
+def test_a_crc_free_frame_with_a_format_b_tail_is_guessed_to_be_format_b() -> None:
+    # Why the declared layout matters: the bytes alone cannot tell (clause 5.4).
+    assert strip_crcs(crc_free_frame_with_a_format_b_tail())[1] is FrameFormat.B
+
+
+def test_a_frame_declared_crc_free_keeps_every_byte_even_with_a_format_b_tail() -> None:
+    frame = crc_free_frame_with_a_format_b_tail()
+    assert strip_declared(frame, FrameFormat.NONE, False) == frame
+
+
+@given(frames, st.sampled_from([FrameFormat.A, FrameFormat.B]))
+def test_a_frame_declared_with_its_crcs_is_checked_and_stripped(
+    frame: bytes, fmt: FrameFormat
+) -> None:
+    assert strip_declared(add_crcs(frame, fmt), fmt, True) == frame
+
+
+@given(frames, st.sampled_from([FrameFormat.A, FrameFormat.B]))
+def test_crcs_present_in_an_unnamed_format_are_found_by_the_length(
+    frame: bytes, fmt: FrameFormat
+) -> None:
+    assert strip_declared(add_crcs(frame, fmt), FrameFormat.NONE, True) == frame
+
+
+@pytest.mark.parametrize("fmt", [FrameFormat.A, FrameFormat.B])
+def test_a_corrupted_frame_declared_with_crcs_is_a_crc_error(fmt: FrameFormat) -> None:
+    wire = bytearray(add_crcs(KAMSTRUP_FRAME, fmt))
+    wire[5] ^= 0x01
+    with pytest.raises(CrcError):
+        strip_declared(bytes(wire), fmt, True)
+
+
+def test_a_crc_free_frame_declared_as_format_a_is_refused() -> None:
+    with pytest.raises(TruncatedError):
+        strip_declared(KAMSTRUP_FRAME, FrameFormat.A, True)
+
+
+def test_a_frame_declared_crc_free_must_be_l_plus_one_bytes() -> None:
+    with pytest.raises(TruncatedError):
+        strip_declared(KAMSTRUP_FRAME[:-1], FrameFormat.NONE, False)
+    with pytest.raises(FormatError):
+        strip_declared(add_crcs(KAMSTRUP_FRAME, FrameFormat.A), FrameFormat.NONE, False)
+    with pytest.raises(FormatError):
+        strip_declared(bytes([5, 0x44, 0, 0, 0, 0]), FrameFormat.NONE, False)
+    with pytest.raises(TruncatedError):
+        strip_declared(b"", FrameFormat.NONE, False)
+
+
+@given(frames, st.sampled_from([FrameFormat.A, FrameFormat.B, FrameFormat.NONE]))
+def test_a_module_that_cannot_say_gets_the_layout_detected(frame: bytes, fmt: FrameFormat) -> None:
+    wire = add_crcs(frame, fmt)
+    assert strip_declared(wire, FrameFormat.NONE, None) == strip_crcs(wire)[0]
+
+
+def test_peek_address_gives_manufacturer_id_version_and_device_type() -> None:
+    assert peek_address(KAMSTRUP_FRAME) == MeterAddress("KAM", "76348799", 0x1B, 0x16)
+
+
+def test_peek_address_needs_the_link_header_up_to_the_ci_field() -> None:
+    with pytest.raises(TruncatedError):
+        peek_address(KAMSTRUP_FRAME[:10])

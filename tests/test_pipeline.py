@@ -4,9 +4,10 @@ interval snapshots of the latest reading before the boundary."""
 from __future__ import annotations
 
 from concentratord.pipeline import Pipeline, RepeatFilter, Tenant
+from protocols.crc import crc16_en13757
 from protocols.telegram import MeterAddress
 from protocols.wmbus.build import EllSpec, TelegramSpec, Tpl, build_telegram
-from protocols.wmbus.link import FrameFormat
+from protocols.wmbus.link import FrameFormat, add_crcs, strip_crcs
 from radio.frame import LinkMode, RadioFrame
 
 KEY = bytes(range(16))
@@ -195,3 +196,53 @@ def test_wireless_frame_with_l_0x68_and_crcs_is_not_taken_for_a_wired_frame() ->
         RadioFrame(raw, -70.0, 1000.0, LinkMode.C1, FrameFormat.A, True)
     )
     assert outcome.reading is not None and outcome.reading.fields["total_m3"] == 4.321
+
+
+def crc_free_frame_with_a_format_b_tail(meter: MeterAddress) -> bytes:
+    """A frame as the iM871A delivers it (no CRCs) whose last two bytes, the end of its
+    manufacturer data, happen to be the format-B CRC of the rest (1 frame in 65,536)."""
+    records = bytes.fromhex("0413") + (4321).to_bytes(4, "little") + bytes.fromhex("0F0000")
+    frame = bytearray(build_telegram(TelegramSpec(meter, records, tpl=Tpl.NONE)))
+    frame[-2:] = crc16_en13757(frame[:-2]).to_bytes(2, "big")
+    assert strip_crcs(bytes(frame))[1] is FrameFormat.B  # what guessing would make of it
+    return bytes(frame)
+
+
+def test_a_crc_free_frame_whose_tail_looks_like_a_crc_keeps_all_its_bytes() -> None:
+    meter = MeterAddress("KAM", "12121212", 0x1B, 0x16)
+    raw = crc_free_frame_with_a_format_b_tail(meter)
+    p = Pipeline([Tenant("utility", {}, raw=True)])
+    outcome = p.process(RadioFrame(raw, -70.0, 1000.0, LinkMode.C1, FrameFormat.NONE, False))
+    assert outcome.reading is not None
+    assert outcome.reading.fields["telegram"] == raw.hex().upper()
+
+
+def test_a_crc_free_frame_whose_tail_looks_like_a_crc_decodes_whole() -> None:
+    meter = MeterAddress("KAM", "12121212", 0x1B, 0x16)
+    raw = crc_free_frame_with_a_format_b_tail(meter)
+    outcome = Pipeline([Tenant("utility", {})]).process(
+        RadioFrame(raw, -70.0, 1000.0, LinkMode.C1, FrameFormat.NONE, False)
+    )
+    assert outcome.reading is not None and outcome.reading.fields["total_m3"] == 4.321
+
+
+def test_a_frame_from_a_module_that_cannot_say_has_its_crcs_detected() -> None:
+    raw = add_crcs(frame(1234).raw, FrameFormat.A)
+    outcome = pipeline().process(RadioFrame(raw, -70.0, 1000.0, LinkMode.C1, crc_present=None))
+    assert outcome.reading is not None and outcome.reading.fields["total_m3"] == 1.234
+
+
+def test_a_frame_declared_format_b_with_a_bad_crc_is_a_link_error() -> None:
+    wire = bytearray(frame(1234, fmt=FrameFormat.B).raw)
+    wire[12] ^= 0x01
+    p = pipeline()
+    outcome = p.process(RadioFrame(bytes(wire), -70.0, 1000.0, LinkMode.C1, FrameFormat.B, True))
+    assert outcome.reading is None and outcome.error is not None
+    assert outcome.error.startswith("link layer:") and p.counters.link_errors == 1
+
+
+def test_the_meter_is_identified_by_its_link_address() -> None:
+    p = pipeline()
+    p.process(frame(1234))
+    state = p.meters[WATER.id]
+    assert (state.meter_id, state.manufacturer) == (WATER.id, WATER.manufacturer)

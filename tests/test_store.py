@@ -254,12 +254,28 @@ def test_unknown_kind_is_refused(tmp_path: Path) -> None:
         {"values": [{"a": 1}, {"a": 1.5}, {"a": None}], "nested": {"l": [[1, 2], []]}},
         {"values": [{"id": "0123", "v": 2**70}, {"id": "12", "v": -1}]},
         {"big": [{"x": i / 1000, "id": f"{i:08d}"} for i in range(3_000)]},
+        # Lists and objects in a table's cells come back as lists and dicts (cbor2 6 decodes
+        # a tag's content to tuples and frozendicts).
+        {"values": [{"id": "1", "l": ["a"], "m": {"k": [1]}}, {"id": "2", "l": [], "m": {}}]},
     ],
 )
 def test_codec_round_trips_exactly(document: dict[str, Any]) -> None:
     back = codec.decode(codec.encode(document))
     assert back == document
     assert repr(back) == repr(document)  # same types, key order and float signs
+
+
+def test_a_stored_batch_with_nested_cells_can_be_published_as_json() -> None:
+    from uplink.codecs import JsonCodec
+
+    document = {"readings": [{"id": "1", "m": {"k": 1}}, {"id": "2", "m": {"k": 2}}]}
+    stored = codec.decode(codec.encode(document))
+    assert JsonCodec().decode(JsonCodec().encode(stored)) == document
+
+
+def test_codec_refuses_an_unknown_format() -> None:
+    with pytest.raises(ValueError, match="format"):
+        codec.decode(b"\x02" + codec.encode({"a": 1})[1:])
 
 
 def test_codec_packs_a_uniform_batch_compactly() -> None:

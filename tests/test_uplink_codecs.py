@@ -22,7 +22,19 @@ from uplink.codecs import (
     decode_command_payload,
     reference_of,
 )
-from uplink.columns import decode_rows, decode_rows_delta, encode_rows, encode_rows_delta
+from uplink.columns import (
+    PACK_DIGITS,
+    PACK_INT,
+    PACK_SCALED,
+    STORE,
+    WIRE,
+    decode_rows,
+    decode_rows_delta,
+    encode_rows,
+    encode_rows_delta,
+    pack_numeric,
+    same,
+)
 from uplink.commands import MAX_COMMAND_BYTES
 from uplink.messages import alarm_event, offline_state
 from uplink.wire import qos1_exchange_bytes
@@ -89,6 +101,50 @@ def test_columns_keep_types_and_awkward_values() -> None:
 def test_columns_restore_row_order_across_groups() -> None:
     rows = [{"id": "2", "a": 1}, {"id": "1"}, {"id": "3", "a": 2}]
     assert decode_rows(encode_rows(rows, None)) == rows
+
+
+def test_columns_of_impossible_dates_and_huge_floats_are_sent_raw() -> None:
+    # A date that matches the time pattern but does not exist, and a float that overflows
+    # when scaled, used to raise out of the encoder instead of falling back to "r".
+    rows: list[dict[str, Any]] = [
+        {"id": "1", "t": "2026-02-30T00:00:00Z", "x": 1.7e302},
+        {"id": "2", "t": "2026-03-01T00:00:00Z", "x": 1.0},
+    ]
+    layout = encode_rows(rows, None)
+    assert [c[0] for c in layout[0][0][2]] == ["n", "r", "r"]
+    assert same(decode_rows(layout), rows)
+
+
+def test_nested_values_keep_their_types_in_columns() -> None:
+    # == takes [1] for [1.0] and {"a": True} for {"a": 1}; "c" and "=" must not.
+    rows: list[dict[str, Any]] = [
+        {"id": "1", "l": [1.0], "m": {"a": True}},
+        {"id": "2", "l": [1], "m": {"a": 1}},
+    ]
+    assert same(decode_rows(encode_rows(rows, None)), rows)
+    reference = [{"id": "1", "l": [1], "m": {"a": 1}}, {"id": "2", "l": [1.0], "m": {"a": True}}]
+    decoded = decode_rows_delta(encode_rows_delta(rows, reference, None), reference)
+    assert same(decoded, rows)
+    assert [type(r["l"][0]) for r in decoded] == [float, int]
+
+
+def test_both_profiles_pack_numeric_columns_the_same_way_within_their_parameters() -> None:
+    assert pack_numeric([3, -1], WIRE) == pack_numeric([3, -1], STORE) == (PACK_INT, 0, [3, -1])
+    assert pack_numeric(["0012", "0007"], WIRE) == (PACK_DIGITS, 4, [12, 7])
+    assert pack_numeric(["0012", "0007"], STORE) == (PACK_DIGITS, 4, [12, 7])
+    assert pack_numeric([1.25, 2.5], WIRE) == pack_numeric([1.25, 2.5], STORE)
+    # The profiles' own rules: the fewest places on the wire, the repr's places in the store
+    # (format 1 as written), bignums on the wire only, exponents on the wire only.
+    assert pack_numeric([1.0, 2.0], WIRE) == (PACK_SCALED, 0, [1, 2])
+    assert pack_numeric([1.0, 2.0], STORE) == (PACK_SCALED, 1, [10, 20])
+    assert pack_numeric([2**70, 1], WIRE) == (PACK_INT, 0, [2**70, 1])
+    assert pack_numeric([2**70, 1], STORE) is None
+    assert pack_numeric([1e-05, 0.5], WIRE) == (PACK_SCALED, 5, [1, 50000])
+    assert pack_numeric([1e-05, 0.5], STORE) is None
+    # Never packed, in either: what would not come back exactly.
+    for values in ([True, 1], [1, 1.0], [-0.0, 1.5], [0.1 + 0.2], ["12", "123"], ["1\n"]):
+        assert pack_numeric(list(values), WIRE) is None, values
+        assert pack_numeric(list(values), STORE) is None, values
 
 
 def test_unknown_codec_name_is_refused() -> None:

@@ -137,7 +137,8 @@ class JsonCodec:
 
 
 class CompactCodec:
-    """CBOR, with a readings list laid out in columns (:mod:`uplink.columns`), then zstd.
+    """CBOR, with a readings list laid out in columns (the wire profile of
+    :mod:`uplink.columns`), then zstd.
 
     The frame is a zstd frame (no checksum: TCP and TLS already check) of the CBOR array
     ``[1, document_without_readings, readings_layout_or_null]``. A frame that zstd would make

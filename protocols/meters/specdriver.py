@@ -20,6 +20,8 @@ from protocols.telegram import Telegram
 Convert = Callable[[Record], FieldValue]
 # (printed name, printed?, injected into status?, converter)
 Action = tuple[str, bool, bool, Convert]
+# An action of a whole telegram: (index of the record it reads, then as Action)
+Step = tuple[int, str, bool, bool, Convert]
 
 _MAX_PLANS = 4096
 
@@ -134,6 +136,7 @@ class SpecDriver:
         self._has_status = Attr.STATUS in attrs
         self._tpl_status = Attr.INCLUDE_TPL_STATUS in attrs
         self._plans: dict[bytes, tuple[Action, ...]] = {}
+        self._layout_plans: dict[tuple[bytes, ...], tuple[Step, ...]] = {}
 
     @property
     def name(self) -> str:
@@ -164,13 +167,14 @@ class SpecDriver:
         plan = self._plans[record.header] = tuple(actions)
         return plan
 
-    def fields(self, telegram: Telegram) -> Fields:
-        """The decoded fields of one telegram (without id, manufacturer, media, meter)."""
-        out: Fields = {}
+    def _layout_plan(
+        self, layout: tuple[bytes, ...], records: tuple[Record, ...]
+    ) -> tuple[Step, ...]:
+        """The steps for telegrams whose records have these headers, in this order."""
+        steps: list[Step] = []
         done: set[str] = set()
-        flags: list[str] = []
         plans = self._plans
-        for record in telegram.records:
+        for index, record in enumerate(records):
             plan = plans.get(record.header)
             if plan is None:
                 plan = self._plan(record)
@@ -178,11 +182,29 @@ class SpecDriver:
                 if name in done:  # the first matching record wins
                     continue
                 done.add(name)
-                value = convert(record)
-                if printed:
-                    out[name] = value
-                if status_part and isinstance(value, str):
-                    flags.append(value)
+                steps.append((index, name, printed, status_part, convert))
+        if len(self._layout_plans) >= _MAX_PLANS:
+            self._layout_plans.clear()
+        plan_of_layout = self._layout_plans[layout] = tuple(steps)
+        return plan_of_layout
+
+    def fields(self, telegram: Telegram) -> Fields:
+        """The decoded fields of one telegram (without id, manufacturer, media, meter)."""
+        out: Fields = {}
+        flags: list[str] = []
+        records = telegram.records
+        # A meter sends the same few layouts over and over: which record feeds which field
+        # is worked out once per layout (the headers decide it all, see the module doc).
+        layout = tuple([record.header for record in records])
+        steps = self._layout_plans.get(layout)
+        if steps is None:
+            steps = self._layout_plan(layout, records)
+        for index, name, printed, status_part, convert in steps:
+            value = convert(records[index])
+            if printed:
+                out[name] = value
+            if status_part and isinstance(value, str):
+                flags.append(value)
         if self._has_status:
             if self._tpl_status:
                 flags.extend(tpl_status_flags(telegram.status))

@@ -3,6 +3,7 @@
 - :func:`parse_records` — a full variable-data block -> ``list[Record]``
 - :func:`parse_compact` — a compact frame's data given its layout (the headers)
 - :func:`split_headers` — (headers, data) of a full block, for compact-frame signatures
+- :func:`record_headers` — the same headers from records already parsed
 - :func:`more_records_follow` — whether the block ended in DIF 0x1F
 - :func:`build_header`, :func:`encode_record`, :func:`encode_scaled`,
   :func:`encode_records`, :func:`encode_manufacturer_data` — the inverse, for tests and
@@ -22,6 +23,7 @@ from protocols.records.parser import (
     more_records_follow,
     parse_compact,
     parse_records,
+    record_headers,
     split_headers,
 )
 
@@ -39,5 +41,6 @@ __all__ = [
     "more_records_follow",
     "parse_compact",
     "parse_records",
+    "record_headers",
     "split_headers",
 ]

@@ -7,9 +7,12 @@ significant byte first (``99 87 34 76`` is 76348799).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from protocols.errors import FormatError
 
 
+@lru_cache(maxsize=1024)  # a gateway hears a few dozen manufacturers; bounded for noise
 def manufacturer_code(m_field: int) -> str:
     """The three-letter flag of an M field value (``0x2C2D`` -> ``"KAM"``).
 

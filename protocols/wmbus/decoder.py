@@ -30,12 +30,12 @@ from protocols.errors import (
     UnsupportedError,
     WrongKeyError,
 )
-from protocols.records import parse_compact, parse_records, split_headers
+from protocols.records import parse_compact, parse_records, record_headers
 from protocols.telegram import MeterAddress, Telegram
 from protocols.wmbus import layers, security
 from protocols.wmbus.address import id_from_bytes, manufacturer_code
 from protocols.wmbus.compact import CompactLayouts
-from protocols.wmbus.link import strip_crcs
+from protocols.wmbus.link import FrameFormat, peek_address, strip_crcs
 
 CI_ELL = frozenset({0x8C, 0x8D, 0x8E, 0x8F})
 CI_AFL = 0x90
@@ -45,6 +45,14 @@ CI_TPL_NONE = 0x78
 CI_COMPACT = 0x79
 CI_MANUFACTURER = range(0xA0, 0xB8)
 VERIFY = b"\x2f\x2f"
+# ELL layouts by CI (EN 13757-4 clause 13.2): CC and ACC first; SN and the payload CRC last
+# where there is a session.
+_ELL_LAYOUTS = {
+    0x8C: layers.ELL_SHORT,
+    0x8D: layers.ELL_SESSION,
+    0x8E: layers.ELL_DESTINATION,
+    0x8F: layers.ELL_DESTINATION_SESSION,
+}
 
 
 @dataclass(slots=True)
@@ -93,30 +101,44 @@ class TelegramDecoder:
         self._counters: MutableMapping[str, int] | None = {} if reject_replays else None
 
     def decode(self, raw: bytes) -> Telegram:
-        """Decode one frame (with or without link-layer CRCs, or a wired long frame)."""
+        """Decode one frame (with or without link-layer CRCs, or a wired long frame).
+
+        Where the frame came from cannot say whether it carries CRCs, so their layout is
+        detected (:func:`~protocols.wmbus.link.strip_crcs`). A frame of L + 1 bytes whose
+        last two bytes happen to be the format-B CRC of the rest is ambiguous: when it does
+        not decode as format B, it is decoded as the CRC-free frame it then must be.
+        """
         if _looks_wired(raw):
             return self._decode_wired(raw)
-        return self.decode_canonical(strip_crcs(raw)[0])
+        canonical, fmt = strip_crcs(raw)
+        if fmt is not FrameFormat.B:
+            return self.decode_canonical(canonical)
+        try:
+            return self.decode_canonical(canonical)
+        except DecodeError as as_format_b:
+            try:
+                return self.decode_canonical(raw)
+            except DecodeError:
+                raise as_format_b from None
 
-    def decode_canonical(self, frame: bytes) -> Telegram:
+    def decode_canonical(self, frame: bytes, address: MeterAddress | None = None) -> Telegram:
         """Decode a wireless frame already without link-layer CRCs (L = len - 1), as
-        :func:`~protocols.wmbus.link.strip_crcs` leaves it: no second CRC check."""
-        if len(frame) < 11:
+        :func:`~protocols.wmbus.link.strip_declared` leaves it: no second CRC check.
+
+        ``address`` is the frame's :func:`~protocols.wmbus.link.peek_address`, when the
+        caller has it already (the pipeline): the link header is then not parsed again.
+        """
+        if len(frame) < layers.LINK_HEADER.size:
             raise TruncatedError("frame ends before its CI field", offset=len(frame))
-        hdr = layers.LinkHeaderC.parse(frame)
-        link = MeterAddress(
-            manufacturer_code(hdr.M),
-            id_from_bytes(hdr.A.id),
-            hdr.A.version,
-            hdr.A.device_type,
-        )
+        link = peek_address(frame) if address is None else address
         state = _State(frame=frame, link=link, m_field=frame[2:4], a_field=frame[4:10])
         try:
-            return self._decode_from(state, hdr.C, hdr.CI, 11)
+            return self._decode_from(state, frame[1], frame[10], 11)
         except DecodeError as err:
             raise err.with_sender(link.id, link.manufacturer) from None
         except (ConstructError, struct.error, IndexError, ValueError) as err:
-            # Compiled Construct reports short input as struct.error: the same fault.
+            # The fixed headers are unpacked by struct (layers.flat_struct): a header cut
+            # short raises struct.error, the same fault as Construct's.
             raise FormatError(f"malformed frame: {err}").with_sender(
                 link.id, link.manufacturer
             ) from None
@@ -157,37 +179,30 @@ class TelegramDecoder:
 
     def _ell(self, st: _State, ci: int, pos: int) -> tuple[bytes, int]:
         frame = st.frame
-        struct = {
-            0x8C: layers.EllShortC,
-            0x8D: layers.EllSessionC,
-            0x8E: layers.EllDestinationC,
-            0x8F: layers.EllDestinationSessionC,
-        }[ci]
-        ell = struct.parse(frame[pos:])
-        st.access_number = ell.ACC
+        layout = _ELL_LAYOUTS[ci]
+        ell = layout.unpack_from(frame, pos)
+        cc, st.access_number = ell[0], ell[1]
         if ci in (0x8C, 0x8E):
-            return frame, pos + (2 if ci == 0x8C else 10)
-        sn_at = pos + (2 if ci == 0x8D else 10)
+            return frame, pos + layout.size
+        sn_at = pos + layout.size - 6
         crc_at = sn_at + 4
-        if len(frame) < crc_at + 2:
-            raise TruncatedError("ELL ends before its payload CRC", offset=len(frame))
-        encryption = ell.SN >> 29
+        sn, payload_crc = ell[-2], ell[-1]
+        encryption = sn >> 29
         if encryption == 0:
-            if crc16_en13757(frame[crc_at + 2 :]) != ell.PayloadCRC:
+            if crc16_en13757(frame[crc_at + 2 :]) != payload_crc:
                 raise CrcError("ELL payload CRC mismatch", offset=crc_at)
             return frame, crc_at + 2
         if encryption != 1:
             raise UnsupportedError(f"ELL encryption {encryption} is not supported", offset=sn_at)
         key = self.keys.get(st.link.id)
-        plaintext_ok = crc16_en13757(frame[crc_at + 2 :]) == ell.PayloadCRC
         if key is None:
-            if plaintext_ok:  # logged after decryption: demonstrably plaintext
-                return frame, crc_at + 2
+            if crc16_en13757(frame[crc_at + 2 :]) == payload_crc:
+                return frame, crc_at + 2  # logged after decryption: demonstrably plaintext
             raise NoKeyError(f"no key for meter {st.link.id} (ELL AES-CTR)", offset=crc_at)
-        iv = security.ell_iv(st.m_field, st.a_field, ell.CC, frame[sn_at:crc_at])
+        iv = security.ell_iv(st.m_field, st.a_field, cc, frame[sn_at:crc_at])
         clear = security.ell_crypt(key, iv, frame[crc_at:])
         if crc16_en13757(clear[2:]) != int.from_bytes(clear[:2], "little"):
-            if plaintext_ok:
+            if crc16_en13757(frame[crc_at + 2 :]) == payload_crc:
                 raise NotEncryptedError(
                     "payload should have been encrypted (ELL) but arrived in clear", offset=crc_at
                 )
@@ -209,27 +224,31 @@ class TelegramDecoder:
     def _tpl(self, st: _State, c_field: int, ci: int, pos: int, *, long_header: bool) -> Telegram:
         frame = st.frame
         if long_header:
-            tpl = layers.TplLongC.parse(frame[pos:])
-            meter = MeterAddress(manufacturer_code(tpl.M), id_from_bytes(tpl.ID), tpl.VER, tpl.DEV)
+            id_bytes, m, version, device_type, acc, status, cf = layers.TPL_LONG.unpack_from(
+                frame, pos
+            )
+            meter = MeterAddress(
+                manufacturer_code(m), id_from_bytes(id_bytes), version, device_type
+            )
             m_field, a_field = (
                 frame[pos + 4 : pos + 6],
                 frame[pos : pos + 4] + frame[pos + 6 : pos + 8],
             )
-            pos += 12
+            pos += layers.TPL_LONG.size
         else:
-            tpl = layers.TplShortC.parse(frame[pos:])
+            acc, status, cf = layers.TPL_SHORT.unpack_from(frame, pos)
             meter, m_field, a_field = st.link, st.m_field, st.a_field
-            pos += 4
-        mode = (tpl.CF >> 8) & 0x1F
-        st.access_number = tpl.ACC
+            pos += layers.TPL_SHORT.size
+        mode = (cf >> 8) & 0x1F
+        st.access_number = acc
         payload = frame[pos:]
         if mode == 5:
-            payload = self._mode5(st, meter, m_field, a_field, tpl.ACC, tpl.CF, payload, pos)
+            payload = self._mode5(st, meter, m_field, a_field, acc, cf, payload, pos)
         elif mode == 7:
-            payload = self._mode7(st, meter, a_field, tpl.CF, frame, pos)
+            payload = self._mode7(st, meter, a_field, cf, frame, pos)
         elif mode != 0:
             raise UnsupportedError(f"TPL security mode {mode} is not supported", offset=pos - 2)
-        return self._telegram(st, c_field, ci, meter, tpl.ST, tpl.CF, mode, payload)
+        return self._telegram(st, c_field, ci, meter, status, cf, mode, payload)
 
     def _mode5(
         self,
@@ -246,7 +265,8 @@ class TelegramDecoder:
         key = self._key(st, meter)
         if key is None:
             return _logged_in_clear(payload, size, meter, 5, pos)
-        clear = security.cbc_decrypt(key, security.mode5_iv(m_field, a_field, acc), payload[:size])
+        iv = security.mode5_iv(m_field, a_field, acc)
+        clear = security.mode5_decrypt(key, iv, payload[:size])
         if clear[:2] != VERIFY:
             if payload[:2] == VERIFY:
                 raise NotEncryptedError(
@@ -301,22 +321,20 @@ class TelegramDecoder:
         frame = st.frame
         if len(frame) < pos + 4:
             raise TruncatedError("compact frame ends before its data CRC", offset=len(frame))
-        hdr = layers.CompactHeaderC.parse(frame[pos:])
-        data = frame[pos + 4 :]
+        signature, data_crc = layers.COMPACT_HEADER.unpack_from(frame, pos)
+        data = frame[pos + layers.COMPACT_HEADER.size :]
         link = st.link
-        key = (link.manufacturer, link.version, link.device_type, hdr.FormatSignature)
+        key = (link.manufacturer, link.version, link.device_type, signature)
         layout = self.layouts.find(key)
         if layout is None:
-            raise UnknownCompactFormatError(
-                f"unknown compact format {hdr.FormatSignature:04X}", offset=pos
-            )
+            raise UnknownCompactFormatError(f"unknown compact format {signature:04X}", offset=pos)
         records = tuple(parse_compact(layout, data))
         # The data CRC is that of the full frame the compact one stands for: the records
         # with their headers put back (checked on real Kamstrup telegrams). Some meters'
         # telegrams in the field do not match it while the ELL CRC (which protects the
         # bytes) and the layout's lengths do: keep the values and say so.
         warnings: tuple[str, ...] = ()
-        if crc16_en13757(b"".join(r.header + r.data for r in records)) != hdr.DataCRC:
+        if crc16_en13757(b"".join([r.header + r.data for r in records])) != data_crc:
             warnings = ("compact frame data CRC mismatch",)
         return Telegram(
             link=link,
@@ -330,7 +348,7 @@ class TelegramDecoder:
             encrypted=st.encrypted,
             payload=data,
             records=records,
-            compact_signature=hdr.FormatSignature,
+            compact_signature=signature,
             warnings=warnings,
         )
 
@@ -347,7 +365,9 @@ class TelegramDecoder:
     ) -> Telegram:
         records = parse_records(payload)
         if records:
-            headers, _ = split_headers(payload)
+            # The layout a compact frame of this meter type will refer to: the headers of
+            # this one parse (OMS Vol. 2 annex, signature = CRC of the DIF/VIF bytes).
+            headers = record_headers(records)
             signature = crc16_en13757(headers)
             self.layouts.learn(
                 (meter.manufacturer, meter.version, meter.device_type, signature), headers
@@ -392,8 +412,8 @@ class TelegramDecoder:
         body = raw[7 : 4 + hdr.L]
         if len(body) < 12:
             raise TruncatedError("wired variable-data header is incomplete", offset=7)
-        tpl = layers.TplLongC.parse(body)
-        meter = MeterAddress(manufacturer_code(tpl.M), id_from_bytes(tpl.ID), tpl.VER, tpl.DEV)
+        id_bytes, m, version, device_type, acc, status, _ = layers.TPL_LONG.unpack_from(body)
+        meter = MeterAddress(manufacturer_code(m), id_from_bytes(id_bytes), version, device_type)
         try:
             records = parse_records(body[12:])
         except DecodeError as err:
@@ -403,8 +423,8 @@ class TelegramDecoder:
             meter=meter,
             c_field=hdr.C,
             ci=hdr.CI,
-            access_number=tpl.ACC,
-            status=tpl.ST,
+            access_number=acc,
+            status=status,
             configuration=None,
             security_mode=0,
             encrypted=False,

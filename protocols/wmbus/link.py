@@ -11,6 +11,9 @@ from enum import StrEnum
 
 from protocols.crc import crc16_en13757
 from protocols.errors import CrcError, FormatError, TruncatedError
+from protocols.telegram import MeterAddress
+from protocols.wmbus.address import id_from_bytes, manufacturer_code
+from protocols.wmbus.layers import LINK_HEADER
 
 FIRST_BLOCK = 10  # L C M(2) A(6)
 BLOCK = 16
@@ -96,6 +99,64 @@ def strip_crcs(raw: bytes) -> tuple[bytes, FrameFormat]:
         f"length {format_a_length(length_field)}",
         offset=0,
     )
+
+
+def strip_declared(raw: bytes, frame_format: FrameFormat, crc_present: bool | None) -> bytes:
+    """The frame without link-layer CRCs, taking the radio module's word for its layout.
+
+    ``crc_present`` False: the module removed the CRCs (the iM871A delivers frames so):
+    every byte is data, even when the last two happen to equal a format-B CRC of the rest
+    (auto-detection takes 1 such frame in 65,536 for format B). True: the CRCs of
+    ``frame_format`` (A or B) are checked and removed; with ``FrameFormat.NONE`` the module
+    did not say which, and the length decides (clause 5.3 / 5.4). None: the module cannot
+    say whether they are there at all, and :func:`strip_crcs` detects it.
+    """
+    if crc_present is None:
+        return strip_crcs(raw)[0]
+    length_field = _length_field(raw)
+    if not crc_present:
+        _expect_length(raw, length_field + 1, "L + 1")
+        return raw
+    if frame_format is FrameFormat.NONE:
+        frame_format = FrameFormat.B if len(raw) == length_field + 1 else FrameFormat.A
+    if frame_format is FrameFormat.A:
+        _expect_length(raw, format_a_length(length_field), "the format-A length")
+        return _strip_a(raw)
+    _expect_length(raw, length_field + 1, "L + 1")
+    if len(raw) < FIRST_BLOCK + 2 or not _format_b_crcs_valid(raw):
+        raise CrcError("format-B CRC mismatch", offset=len(raw) - 2)
+    return _strip_b(raw)
+
+
+def _length_field(raw: bytes) -> int:
+    if not raw:
+        raise TruncatedError("empty frame", offset=0)
+    length_field = raw[0]
+    if length_field < FIRST_BLOCK:
+        raise FormatError(f"L field {length_field} is shorter than the link header", offset=0)
+    return length_field
+
+
+def _expect_length(raw: bytes, expected: int, name: str) -> None:
+    if len(raw) < expected:
+        raise TruncatedError(
+            f"frame has {len(raw)} bytes, expected {name} = {expected}", offset=len(raw)
+        )
+    if len(raw) > expected:
+        raise FormatError(f"frame has {len(raw)} bytes, expected {name} = {expected}", offset=0)
+
+
+def peek_address(frame: bytes) -> MeterAddress:
+    """The sender of a frame without CRCs: M field and A field (EN 13757-4 clause 5.5).
+
+    The one parse of the link-layer address: the pipeline's meter identity (its state,
+    tenant and visibility count) and the decoder take it from here. Raises
+    :class:`TruncatedError` when the frame ends before its CI field.
+    """
+    if len(frame) < LINK_HEADER.size:
+        raise TruncatedError("frame ends before its CI field", offset=len(frame))
+    _, _, m_field, id_bytes, version, device_type, _ = LINK_HEADER.unpack_from(frame)
+    return MeterAddress(manufacturer_code(m_field), id_from_bytes(id_bytes), version, device_type)
 
 
 def add_crcs(frame: bytes, fmt: FrameFormat) -> bytes:

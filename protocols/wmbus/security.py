@@ -6,10 +6,14 @@
 - TPL security mode 7 (EN 13757-7 clause 9.4.4, OMS Vol. 2): AES-128-CBC with a zero IV and
   a key derived per message with AES-CMAC; the AFL carries the counter and a truncated CMAC.
 
-Pure functions: keys and counters come in, bytes go out.
+Functions: keys and counters come in, bytes go out; what they keep is the expanded AES key
+of recently used meter keys (:func:`meter_cipher`), which changes no result.
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
 
 from Crypto.Cipher import AES
 from Crypto.Hash import CMAC
@@ -29,10 +33,42 @@ def ell_iv(m_field: bytes, a_field: bytes, cc: int, sn: bytes) -> bytes:
     return m_field + a_field + bytes([cc & _ELL_CC_IV_MASK]) + sn + b"\x00\x00\x00"
 
 
+# Meter keys whose AES key schedule is kept: a new cipher object costs about as much as
+# the decryption itself. Bounded (each holds about 1.3 KB of expanded key): past it the
+# least recently used goes, and a 30,000-meter field costs one key expansion per telegram.
+METER_CIPHERS = 4096
+_COUNTER_MASK = (1 << 128) - 1
+
+
+@lru_cache(maxsize=METER_CIPHERS)
+def meter_cipher(key: bytes) -> Any:
+    """The AES-128 block cipher (ECB) of a meter's key, cached.
+
+    Only for the long-lived keys of meters: a key derived per message (mode 7) would push
+    them out of the cache for nothing. The cache holds keys the decoder was given anyway;
+    it never decides whether a key may be used. ``key`` must be ``bytes`` (hashable).
+    """
+    return AES.new(key, AES.MODE_ECB)
+
+
+def _xor(data: bytes, stream: bytes) -> bytes:
+    n = len(data)
+    return (int.from_bytes(data, "big") ^ int.from_bytes(stream[:n], "big")).to_bytes(n, "big")
+
+
 def ell_crypt(key: bytes, iv: bytes, data: bytes) -> bytes:
-    """AES-128-CTR over ``data`` (the same operation encrypts and decrypts)."""
-    cipher = AES.new(key, AES.MODE_CTR, nonce=b"", initial_value=iv)
-    return cipher.encrypt(data)
+    """AES-128-CTR over ``data`` (the same operation encrypts and decrypts).
+
+    The key stream is the block cipher over the counter blocks IV, IV + 1, ... (big-endian
+    over all 16 bytes, EN 13757-4 clause 13.2.5), from the meter's cached cipher.
+    """
+    if not data:
+        return b""
+    counter = int.from_bytes(iv, "big")
+    blocks = b"".join(
+        ((counter + i) & _COUNTER_MASK).to_bytes(16, "big") for i in range((len(data) + 15) // 16)
+    )
+    return _xor(data, meter_cipher(bytes(key)).encrypt(blocks))
 
 
 def mode5_iv(m_field: bytes, a_field: bytes, access_number: int) -> bytes:
@@ -41,10 +77,20 @@ def mode5_iv(m_field: bytes, a_field: bytes, access_number: int) -> bytes:
 
 
 def cbc_decrypt(key: bytes, iv: bytes, data: bytes) -> bytes:
-    """AES-128-CBC decryption of whole blocks."""
+    """AES-128-CBC decryption of whole blocks, with a key used once (mode 7)."""
     if len(data) % 16:
         raise FormatError(f"encrypted part of {len(data)} bytes is not whole 16-byte blocks")
     return AES.new(key, AES.MODE_CBC, iv=iv).decrypt(data)
+
+
+def mode5_decrypt(key: bytes, iv: bytes, data: bytes) -> bytes:
+    """AES-128-CBC decryption of whole blocks with a meter's key (mode 5), whose cipher is
+    cached: each plaintext block is D(C[i]) XOR C[i-1], with C[-1] = IV."""
+    if len(data) % 16:
+        raise FormatError(f"encrypted part of {len(data)} bytes is not whole 16-byte blocks")
+    if not data:
+        return b""
+    return _xor(meter_cipher(bytes(key)).decrypt(data), iv + data[:-16])
 
 
 def cbc_encrypt(key: bytes, iv: bytes, data: bytes) -> bytes:

@@ -110,8 +110,12 @@ class RtlWmbusFramer:
             self.bad_frames += 1
             return None
         if header is None:
-            return TelegramEvent(raw=raw)
-        return TelegramEvent(raw=raw, rssi_dbm=header.rssi_dbm, link_mode=header.mode)
+            return TelegramEvent(raw=raw, crc_present=None)
+        # rtl_wmbus prints what it demodulated, with or without the link-layer CRCs by its
+        # version and options: the pipeline detects them (crc_present None).
+        return TelegramEvent(
+            raw=raw, rssi_dbm=header.rssi_dbm, link_mode=header.mode, crc_present=None
+        )
 
     def reset(self) -> None:
         """Forget a partial line (a restarted command starts with a fresh one)."""
