@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.uplink_bytes import kamstrup_water_day
+from uplink import columns
 from uplink.codecs import (
     CodecError,
     CompactCodec,
@@ -314,3 +316,17 @@ def test_command_payload_over_the_limit_is_refused_before_decoding() -> None:
     payload = b"{" + b" " * MAX_COMMAND_BYTES + b"}"
     with pytest.raises(CodecError, match=f"payload: {len(payload)} bytes, at most"):
         decode_command_payload(payload, JsonCodec())
+
+
+@pytest.mark.parametrize(
+    "column",
+    [["f", 1_000_000_000, [1]], ["F", 7, [1]], ["n", 1_000_000_000, [1]], ["N", 0, [1]]],
+)
+def test_a_crafted_column_with_absurd_places_or_width_is_refused_at_once(
+    column: list[object],
+) -> None:
+    # Left unchecked, 10**places or zfill(width) of a frame from outside would hang.
+    started = time.monotonic()
+    with pytest.raises(columns.ColumnError):
+        columns.decode_rows([[[["v"], 1, [column]]], None])
+    assert time.monotonic() - started < 1.0

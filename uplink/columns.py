@@ -194,6 +194,10 @@ def _scale_decimals(values: list[float], profile: Profile) -> tuple[int, list[in
 def _scaled(ints: Sequence[int], places: int) -> list[float]:
     """Packed decimals as floats again: ``n / 10**places`` (int / int is correctly rounded,
     which is what packing verified)."""
+    # A frame from outside (a head-end's command) names the places: bounded, or 10**places
+    # of a crafted 10**9 would hang the decoder. No encoder writes more than _MAX_SCALE.
+    if type(places) is not int or not 0 <= places <= _MAX_SCALE:
+        raise ValueError(f"decimal places {places!r} not in 0..{_MAX_SCALE}")
     if len(ints) == 0:
         return []
     factor = 10**places
@@ -202,6 +206,9 @@ def _scaled(ints: Sequence[int], places: int) -> list[float]:
 
 def _digits(ints: Sequence[int], width: int) -> list[str]:
     """Packed digit strings again: each ``n`` zero-padded to ``width`` digits."""
+    # Bounded like the places (zfill of a crafted width would take all memory).
+    if type(width) is not int or not 1 <= width <= _MAX_DIGITS:
+        raise ValueError(f"digit width {width!r} not in 1..{_MAX_DIGITS}")
     return [str(n).zfill(width) for n in ints]
 
 
