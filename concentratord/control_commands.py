@@ -31,6 +31,24 @@ _VISIBLE_COLUMNS = (
 )
 
 
+def _one_meter(meters: Mapping[str, MeterState], serial: str) -> MeterState:
+    """The meter named ``MAN:ID``, or by its id alone when one manufacturer's is heard."""
+    wanted = serial.upper()
+    if ":" in wanted:
+        found = [meters[wanted]] if wanted in meters else []
+    else:
+        found = [s for s in meters.values() if s.meter_id == wanted]
+    if not found:
+        raise ControlError(f"meter {serial} has not been heard")
+    if len(found) > 1:
+        makers = ", ".join(sorted(s.manufacturer for s in found))
+        raise ControlError(
+            f"meter {serial} is heard from {len(found)} manufacturers ({makers}):"
+            f" name one as MAN:{wanted}"
+        )
+    return found[0]
+
+
 @dataclass(frozen=True)
 class ControlContext:
     """What the control commands may read and change."""
@@ -52,7 +70,7 @@ def commands(ctx: ControlContext) -> dict[str, ControlCommand]:
 
     async def meters(args: dict[str, Any]) -> Any:
         rows = []
-        for state in sorted(ctx.meters.values(), key=lambda s: s.meter_id):
+        for state in sorted(ctx.meters.values(), key=lambda s: (s.meter_id, s.manufacturer)):
             last = state.readings[-1] if state.readings else None
             rows.append(
                 {
@@ -70,10 +88,7 @@ def commands(ctx: ControlContext) -> dict[str, ControlCommand]:
     async def visible(args: dict[str, Any]) -> Any:
         serial = args.get("serial")
         if serial:
-            state = ctx.meters.get(str(serial).upper())
-            if state is None:
-                raise ControlError(f"meter {serial} has not been heard")
-            return state.visibility()
+            return _one_meter(ctx.meters, str(serial)).visibility()
         rows = [s.visibility() for s in ctx.meters.values()]
         rows.sort(key=lambda v: -(v["rssi_dbm"] if v["rssi_dbm"] is not None else -999))
         return [{k: v[k] for k in _VISIBLE_COLUMNS} for v in rows]
@@ -91,8 +106,8 @@ def commands(ctx: ControlContext) -> dict[str, ControlCommand]:
         action = args.get("action")
         if action == "list":
             return ctx.keys.listing()
-        meter_id = str(args.get("meter_id") or "").upper()
-        tenant = ctx.keys.decoding_tenant(meter_id) if meter_id else None
+        meter_id = str(args.get("meter_id") or "").upper()  # ID, or MAN:ID
+        tenant = ctx.keys.decoding_tenant(meter_id.rpartition(":")[2]) if meter_id else None
         if tenant is None:
             raise ControlError(f"meter {meter_id or '?'} belongs to no decoding tenant")
         if action == "add":

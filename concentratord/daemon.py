@@ -344,7 +344,7 @@ class Daemon:
             self.gateway, event, event.previous_status, clock_synchronised=self.intervals.trusted
         )
         # Stored with the flags it reports, or kept in memory with them: never forgotten.
-        await self.writer.enqueue([item], meter_status={event.meter_id: event.reading.flags})
+        await self.writer.enqueue([item], meter_status={event.meter_key: event.reading.flags})
         self.state.recent_alarms.append(
             {
                 "id": event.meter_id,

@@ -76,7 +76,7 @@ def batch_items(
     n = 0
     for _shape, group in sorted(groups.items(), key=lambda kv: (str(kv[1][0].get("meter")), kv[0])):
         order = list(group[0])
-        group.sort(key=lambda row: str(row["id"]))
+        group.sort(key=lambda row: (str(row["id"]), str(row.get("manufacturer", ""))))
         for start in range(0, len(group), batch_meters):
             chunk = [{k: row[k] for k in order} for row in group[start : start + batch_meters]]
             batch_id = f"{interval}-{int(interval_end)}-{tenant}-{n}"

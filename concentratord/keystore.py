@@ -53,7 +53,7 @@ class KeyStore:
             return
         text = self.local_path.read_text()
         for meter_id, key in parse_keys(text, str(self.local_path)).items():
-            tenant = self.decoding_tenant(meter_id)
+            tenant = self.decoding_tenant(meter_id.rpartition(":")[2])  # ID or MAN:ID
             if tenant is not None:
                 self._keys[tenant][meter_id] = key
 

@@ -62,6 +62,11 @@ class AlarmEvent:
     previous: frozenset[str] = frozenset()  # the flags set before (empty: OK)
 
     @property
+    def meter_key(self) -> str:
+        """The meter's identity, ``MAN:ID`` (the store keeps its flags under it)."""
+        return f"{self.reading.fields.get('manufacturer', '')}:{self.meter_id}"
+
+    @property
     def previous_status(self) -> str:
         """The status before the change: ``OK`` or the flags sorted A-Z."""
         return " ".join(sorted(self.previous)) if self.previous else "OK"
@@ -87,6 +92,12 @@ class MeterState:
     rssi_count: int = 0
     link_mode: str = ""
     flags: frozenset[str] | None = None
+
+    @property
+    def key(self) -> str:
+        """The meter's identity, ``MAN:ID``: ids are unique per manufacturer only."""
+        return f"{self.manufacturer}:{self.meter_id}"
+
     readings: deque[Reading] = field(default_factory=lambda: deque(maxlen=HISTORY))
 
     def heard(self, frame: RadioFrame) -> None:
@@ -206,6 +217,8 @@ class Pipeline:
         max_meters: int = 30_000,
     ) -> None:
         self.tenants = list(tenants)
+        # By identity, ``MAN:ID`` (a gateway hears its neighbours' meters, and ids are
+        # unique per manufacturer only): two meters with one id never share a state.
         self.meters: dict[str, MeterState] = {}
         self.max_meters = max_meters
         self.counters = PipelineCounters()
@@ -235,7 +248,7 @@ class Pipeline:
             return Outcome(error="frame shorter than a link header")
         address = peek_address(canonical)  # the one parse of M and A, decoder included
         meter_id = address.id
-        state = self._state(meter_id, address.manufacturer, frame)
+        state = self._state(address.key, meter_id, address.manufacturer, frame)
         if state is None:
             if not self.counters.over_meter_limit:
                 log.warning(
@@ -273,17 +286,30 @@ class Pipeline:
         self.counters.readings += 1
         return Outcome(reading=reading, alarm=self._alarm(state, reading))
 
-    def _state(self, meter_id: str, manufacturer: str, frame: RadioFrame) -> MeterState | None:
-        state = self.meters.get(meter_id)
+    def _state(
+        self, key: str, meter_id: str, manufacturer: str, frame: RadioFrame
+    ) -> MeterState | None:
+        state = self.meters.get(key)
         if state is None:
             if len(self.meters) >= self.max_meters:
                 return None
             state = MeterState(meter_id, manufacturer, None, frame.timestamp)
-            state.flags = self._restored.pop(meter_id, None)
+            # Flags stored under MAN:ID; a store of an earlier version kept them by id alone.
+            restored = self._restored.pop(key, None)
+            state.flags = restored if restored is not None else self._restored.pop(meter_id, None)
             tenant = self.tenant_for(meter_id)
             state.tenant = tenant.name if tenant else None
-            self.meters[meter_id] = state
+            self.meters[key] = state
         return state
+
+    def heard(self, meter: str) -> list[MeterState]:
+        """The meters heard as ``meter``: ``MAN:ID`` names one; an id alone names that id of
+        every manufacturer (usually one meter)."""
+        if ":" in meter:
+            state = self.meters.get(meter.upper())
+            return [state] if state is not None else []
+        wanted = meter.upper()
+        return [s for s in self.meters.values() if s.meter_id == wanted]
 
     def _count_error(self, err: DecodeError, state: MeterState) -> None:
         state.decode_errors += 1
@@ -331,25 +357,27 @@ class Pipeline:
         )
 
     def restore_flags(self, flags: Mapping[str, frozenset[str]]) -> None:
-        """Status flags known from before a restart, so alarms are not raised twice.
+        """Status flags known from before a restart (by ``MAN:ID``, or by id from an
+        earlier version's store), so alarms are not raised twice.
 
         A meter not heard yet gets them when it is first heard: until then it is not listed
         (nor counted) as heard.
         """
-        for meter_id, meter_flags in flags.items():
-            state = self.meters.get(meter_id)
-            if state is None:
-                self._restored[meter_id] = meter_flags
-            else:
+        for meter, meter_flags in flags.items():
+            states = self.heard(meter)
+            if not states:
+                self._restored[meter] = meter_flags
+            for state in states:
                 state.flags = meter_flags
 
     def snapshot(self, interval_end: float, meters: Iterable[str] | None = None) -> list[Reading]:
-        """The latest reading before ``interval_end`` of each meter (or of ``meters``)."""
-        states = (
-            self.meters.values()
-            if meters is None
-            else (self.meters[m] for m in meters if m in self.meters)
-        )
+        """The latest reading before ``interval_end`` of each meter (or of ``meters``: ids,
+        each for that id of every manufacturer)."""
+        if meters is None:
+            states: Iterable[MeterState] = self.meters.values()
+        else:
+            wanted = set(meters)
+            states = (s for s in self.meters.values() if s.meter_id in wanted)
         out = []
         for state in states:
             reading = state.latest_before(interval_end)

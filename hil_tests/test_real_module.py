@@ -1,4 +1,4 @@
-"""The driver scenarios of tests/test_radio_*.py against a real module.
+"""The driver scenarios of tests/radio/test_radio_*.py against a real module.
 
 Reception needs meters in range: ``CONCENTRATORD_HIL_WAIT`` seconds (default 120) are
 allowed for the first telegram. The replug test asks a person to pull and replug the

@@ -13,8 +13,8 @@ from fastcrc import crc16 as _crc16
 
 # Both are table-driven CRCs in compiled code (fastcrc, Rust): the link layer, the ELL and
 # the compact-frame signature compute four per telegram, which in pure Python cost more
-# than the AES (bench/README.md, decode). tests/test_crc.py checks them bit by bit against
-# the polynomial definitions above.
+# than the AES (bench/README.md, decode). tests/protocols/test_decode_path.py checks them
+# bit by bit against the polynomial definitions above.
 _en13757 = _crc16.en_13757
 _x25 = _crc16.ibm_sdlc  # CRC-16/IBM-SDLC is X-25 under its catalogue name
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from protocols.records.model import Record
@@ -19,6 +20,19 @@ class MeterAddress:
     id: str  # eight BCD digits as printed, e.g. "76348799"
     version: int
     device_type: int
+
+    @property
+    def key(self) -> str:
+        """The meter's identity, ``MAN:ID`` (e.g. ``KAM:76348799``): identification numbers
+        are unique per manufacturer only (EN 13757-4 5.6, M and A fields)."""
+        return f"{self.manufacturer}:{self.id}"
+
+
+def key_for(keys: Mapping[str, bytes], meter: MeterAddress) -> bytes | None:
+    """The AES key of ``meter``: keyed by ``MAN:ID``, else by the id alone (which then
+    stands for that id of every manufacturer)."""
+    key = keys.get(meter.key)
+    return key if key is not None else keys.get(meter.id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,9 +40,13 @@ class KeyFileError(ValueError):
 
 
 def parse_key(meter_id: str, hex_key: str, where: str) -> tuple[str, bytes]:
-    """One key: the 8-digit meter id and its 16-byte AES key."""
+    """One key: the meter (``ID``, 8 digits, for that id of every manufacturer, or
+    ``MAN:ID`` for one manufacturer's meter) and its 16-byte AES key."""
     meter_id = meter_id.strip()
-    if len(meter_id) != 8 or not all(c in "0123456789ABCDEFabcdef" for c in meter_id):
+    manufacturer, _, number = meter_id.rpartition(":")
+    if manufacturer and not (len(manufacturer) == 3 and manufacturer.isalpha()):
+        raise KeyFileError(f"{where}: manufacturer must be three letters, not {manufacturer!r}")
+    if len(number) != 8 or not all(c in "0123456789ABCDEFabcdef" for c in number):
         raise KeyFileError(f"{where}: meter id must be 8 digits, not {meter_id!r}")
     try:
         key = bytes.fromhex(hex_key.strip())
@@ -56,7 +60,8 @@ def parse_key(meter_id: str, hex_key: str, where: str) -> tuple[str, bytes]:
 
 
 def parse_keys(text: str, source: str) -> dict[str, bytes]:
-    """The keys of a keys file: ``ID HEX`` or ``ID,HEX`` per line, ``#`` starts a comment."""
+    """The keys of a keys file: ``ID HEX``, ``MAN:ID HEX`` or with a comma, per line;
+    ``#`` starts a comment."""
     keys: dict[str, bytes] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         content = line.split("#", 1)[0].strip()
@@ -65,7 +70,7 @@ def parse_keys(text: str, source: str) -> dict[str, bytes]:
         parts = [p for p in re.split(r"[\s,]+", content) if p]
         where = f"{source}:{number}"
         if len(parts) != 2:
-            raise KeyFileError(f"{where}: expected 'ID HEX' or 'ID,HEX'")
+            raise KeyFileError(f"{where}: expected 'ID HEX', 'MAN:ID HEX' or 'ID,HEX'")
         meter_id, key = parse_key(parts[0], parts[1], where)
         if meter_id in keys and keys[meter_id] != key:
             raise KeyFileError(f"{where}: meter {meter_id} has two different keys")

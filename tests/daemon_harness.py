@@ -23,7 +23,7 @@ docs/design.md, "Testing: real parts only". A test builds the pieces it needs fr
   :func:`shared_clock_origin` gives the daemon the runner's simulated time
   (``schedule.time_origin_real`` / ``time_origin_sim``).
 
-Typical use (see tests/test_daemon_e2e.py)::
+Typical use (see tests/daemon/test_daemon_e2e.py)::
 
     broker = MosquittoBroker(tmp / "broker"); broker.start()
     collector = UplinkCollector(broker)

@@ -178,7 +178,7 @@ CITING_SUFFIXES = (".py", ".md", ".toml", ".sh")
 
 # A citation of the notes that live outside the repository, by name or by path (the pattern
 # is written so that it does not match itself). Reading the test vectors from
-# ../shared/vectors at run time is allowed (tests/vectors.py).
+# ../shared/vectors at run time is allowed (tests/protocols/vectors.py).
 OUTSIDE_CITATION = re.compile(
     r"\b(?:DESIGN|PROTOCOLS)\.md\b|\.\./shared/(?!vectors\b)|/work[/]shared\b"
 )
@@ -240,3 +240,16 @@ def test_outside_citation_pattern(line: str, flagged: bool) -> None:
     """
     line = line.replace("{dot}", ".").replace("{sep}", "/")
     assert bool(OUTSIDE_CITATION.search(line)) is flagged
+
+
+# tests/ mirrors the packages (docs/design.md, "Testing"): one folder per package, daemon/
+# for the end-to-end tests of `concentratord run`; only this file checks the whole tree.
+TEST_FOLDERS = ("protocols", "radio", "uplink", "concentratord", "daemon")
+
+
+def test_tests_live_in_a_folder_per_package() -> None:
+    tests = ROOT / "tests"
+    loose = sorted(p.name for p in tests.glob("test_*.py") if p.name != "test_packaging.py")
+    assert loose == []
+    folders = sorted(p.name for p in tests.iterdir() if p.is_dir() and p.name != "__pycache__")
+    assert folders == sorted(TEST_FOLDERS)

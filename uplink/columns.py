@@ -47,7 +47,7 @@ little-endian int64 whose bytes are "shuffled" into planes (all first bytes, the
 bytes, ...), so that the mostly-constant high bytes compress to nothing. Key order is kept.
 
 Both profiles write exactly what they wrote before they shared this module (format 1 blobs
-and compact frames, pinned byte for byte by tests/test_columns_golden.py).
+and compact frames, pinned byte for byte by tests/uplink/test_columns_golden.py).
 """
 
 from __future__ import annotations

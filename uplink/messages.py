@@ -164,7 +164,8 @@ def readings_batch(
     Each reading is a meter's decoded fields (names as ``concentratord decode`` prints them)
     with at least ``id``, ``status`` and ``timestamp`` (ISO string, when it was received);
     ``rssi_dbm`` when known. ``interval_end`` is set on each reading from the batch. The
-    readings are sorted by meter id, one per meter, so that a batch has one canonical form.
+    readings are sorted by meter id (then manufacturer), one per meter, so that a batch has one
+    canonical form.
     """
     if interval not in INTERVAL_KINDS:
         raise MessageError(f"interval {interval!r} is not one of {', '.join(INTERVAL_KINDS)}")
@@ -179,9 +180,10 @@ def readings_batch(
         row = dict(reading)
         row["interval_end"] = end
         rows.append(row)
-    rows.sort(key=lambda r: str(r["id"]))
-    ids = [r["id"] for r in rows]
-    if len(set(ids)) != len(ids):
+    # A meter is its id and manufacturer: two manufacturers' meters may share an id.
+    rows.sort(key=lambda r: (str(r["id"]), str(r.get("manufacturer", ""))))
+    meters = [(r["id"], r.get("manufacturer")) for r in rows]
+    if len(set(meters)) != len(meters):
         raise MessageError("a meter appears twice in one batch")
     doc = _envelope("readings", gateway, message_id)
     doc.update(batch_id=batch_id, interval=interval, interval_end=end, readings=rows)

@@ -26,7 +26,7 @@ from uplink.columns import store_decode, store_encode
 
 # First byte of every stored blob: the format, so that a later format can be read next to
 # this one without a migration of old rows. Format 1 is zstd of uplink.columns.store_encode;
-# its bytes are pinned by tests/test_columns_golden.py.
+# its bytes are pinned by tests/uplink/test_columns_golden.py.
 FORMAT_V1 = b"\x01"
 _LEVEL = 6  # small: ~1 ms per 1,000 values; levels above 9 gain little here (measured)
 

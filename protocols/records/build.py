@@ -12,8 +12,8 @@ Two levels:
 :func:`build_header` makes the DIB from named fields, so a simulator can write
 ``encode_scaled(build_header(b"\\x13", 0x4, storage=1), 3.871)`` for "volume, storage 1,
 int32, litres". :func:`encode_records` concatenates records. Parsing what these build
-gives back the same header, fields and value (tests/test_records_build.py checks this with
-hypothesis).
+gives back the same header, fields and value (tests/protocols/test_records_build.py checks
+this with hypothesis).
 """
 
 from __future__ import annotations

@@ -90,7 +90,7 @@ def _record_maker() -> Callable[..., Record]:
     ``Record`` is frozen, so its generated ``__init__`` goes through
     ``object.__setattr__`` for each of its 13 fields: 1.7 µs a record, most of a full
     frame's parse. The slot descriptors set the same fields in half the time; the result
-    is an ordinary ``Record`` (tests/test_decode_path.py compares the two).
+    is an ordinary ``Record`` (tests/protocols/test_decode_path.py compares the two).
     """
     names = Record.__slots__
     if tuple(f.name for f in fields(Record)) != names:
@@ -456,7 +456,7 @@ def split_headers(data: bytes) -> tuple[bytes, bytes]:
     vectors, is over the full records, headers and data). Idle fillers count in neither.
     Trailing
     manufacturer data counts as a header (its DIF) plus data (the rest), as checked against
-    the Kamstrup layouts of the vectors (see tests/test_records_compact.py).
+    the Kamstrup layouts of the vectors (see tests/protocols/test_records_compact.py).
     """
     records = parse_records(data)
     return record_headers(records), b"".join([rec.data for rec in records])

@@ -31,7 +31,7 @@ from protocols.errors import (
     WrongKeyError,
 )
 from protocols.records import parse_compact, parse_records, record_headers
-from protocols.telegram import MeterAddress, Telegram
+from protocols.telegram import MeterAddress, Telegram, key_for
 from protocols.wmbus import layers, security
 from protocols.wmbus.address import id_from_bytes, manufacturer_code
 from protocols.wmbus.compact import CompactLayouts
@@ -194,7 +194,7 @@ class TelegramDecoder:
             return frame, crc_at + 2
         if encryption != 1:
             raise UnsupportedError(f"ELL encryption {encryption} is not supported", offset=sn_at)
-        key = self.keys.get(st.link.id)
+        key = key_for(self.keys, st.link)
         if key is None:
             if crc16_en13757(frame[crc_at + 2 :]) == payload_crc:
                 return frame, crc_at + 2  # logged after decryption: demonstrably plaintext
@@ -387,9 +387,9 @@ class TelegramDecoder:
         )
 
     def _key(self, st: _State, meter: MeterAddress) -> bytes | None:
-        key = self.keys.get(meter.id)
-        if key is None and meter.id != st.link.id:
-            key = self.keys.get(st.link.id)
+        key = key_for(self.keys, meter)
+        if key is None and meter != st.link:
+            key = key_for(self.keys, st.link)
         return key
 
     # -- wired M-Bus --------------------------------------------------------------------

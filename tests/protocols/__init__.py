@@ -1,0 +1,1 @@
+"""Tests of the protocols package: link layer, records, security, meter drivers, vectors."""

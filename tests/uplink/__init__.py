@@ -1,0 +1,1 @@
+"""Tests of the uplink package: MQTT client, commands, codecs, messages, topics, TLS."""
