@@ -7,7 +7,6 @@ runs this for every telegram heard.
 
 from __future__ import annotations
 
-from protocols.crc import crc16_en13757
 from protocols.meters.apator_eitn import ApatorEitn
 from protocols.meters.base import Fields, MeterDriver, Mvt
 from protocols.meters.generic import GenericDriver
@@ -22,6 +21,7 @@ from protocols.meters.qundis_water import QundisWater
 from protocols.meters.schneider_iem3000 import SchneiderIem3000
 from protocols.meters.techem import TechemFhkvDataIII, TechemMkRadio3a
 from protocols.telegram import MeterAddress, Telegram
+from protocols.wmbus.compact import format_signature
 
 DRIVERS: tuple[MeterDriver, ...] = (
     KamstrupWater(),
@@ -70,7 +70,7 @@ def driver_named(name: str) -> MeterDriver | None:
 
 
 _LAYOUTS = {
-    crc16_en13757(layout): layout for driver in DRIVERS for layout in driver.compact_layouts
+    format_signature(layout): layout for driver in DRIVERS for layout in driver.compact_layouts
 }
 
 

@@ -15,6 +15,7 @@ from protocols.records import parse_records, split_headers
 from protocols.telegram import MeterAddress
 from protocols.wmbus import layers, security
 from protocols.wmbus.address import id_to_bytes, manufacturer_field
+from protocols.wmbus.compact import format_signature
 from protocols.wmbus.decoder import (
     CI_AFL,
     CI_COMPACT,
@@ -97,7 +98,10 @@ def _transport(spec: TelegramSpec, key: bytes | None, m_field: bytes, a_field: b
     if spec.tpl is Tpl.COMPACT:
         headers, data = split_headers(spec.records)
         hdr = layers.CompactHeader.build(
-            {"FormatSignature": crc16_en13757(headers), "DataCRC": _full_records_crc(spec.records)}
+            {
+                "FormatSignature": format_signature(headers),
+                "DataCRC": _full_records_crc(spec.records),
+            }
         )
         return bytes([CI_COMPACT]) + hdr + data
     mode = spec.security_mode

@@ -34,7 +34,7 @@ from protocols.records import parse_compact, parse_records, record_headers
 from protocols.telegram import MeterAddress, Telegram, key_for
 from protocols.wmbus import layers, security
 from protocols.wmbus.address import id_from_bytes, manufacturer_code
-from protocols.wmbus.compact import CompactLayouts
+from protocols.wmbus.compact import CompactLayouts, format_signature
 from protocols.wmbus.link import FrameFormat, peek_address, strip_crcs
 
 CI_ELL = frozenset({0x8C, 0x8D, 0x8E, 0x8F})
@@ -368,7 +368,7 @@ class TelegramDecoder:
             # The layout a compact frame of this meter type will refer to: the headers of
             # this one parse (OMS Vol. 2 annex, signature = CRC of the DIF/VIF bytes).
             headers = record_headers(records)
-            signature = crc16_en13757(headers)
+            signature = format_signature(headers)
             self.layouts.learn(
                 (meter.manufacturer, meter.version, meter.device_type, signature), headers
             )
