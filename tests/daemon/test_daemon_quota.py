@@ -34,10 +34,10 @@ from tests.daemon_harness import (
     GatewayFiles,
     UplinkCollector,
     gateway_files,
+    persistent_broker,
     wait_configured,
     wait_until,
 )
-from tests.mqtt_broker import MosquittoBroker
 
 SEED = 4711
 MAX_BYTES = 1024 * 1024
@@ -93,7 +93,13 @@ def read_rows(path: Path) -> dict[int, tuple[str, dict[str, Any]]]:
 @pytest.fixture(scope="module")
 def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
     tmp = tmp_path_factory.mktemp("quota")
-    broker = MosquittoBroker(tmp / "broker")  # not started: the head-end is unreachable
+    # The head-end's session outlives the broker's stop (persistent_broker saves it), so
+    # what the daemon publishes the moment the broker is back is queued for the head-end
+    # even before it has reconnected: nothing is missed by a slow resubscription.
+    broker = persistent_broker(tmp / "broker")
+    broker.start()
+    collector = UplinkCollector(broker, persistent=True)
+    broker.stop()  # the head-end is unreachable
     field = Field(FieldConfig(meters=60, seed=SEED, mix=MIX, truth_depth=0))
     emulator = Im871aEmulator(str(tmp / "ttyEMU0"))
     emulator.start()
@@ -106,12 +112,10 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
         keys_text=field.keys_text(),
         time_scale=SCALE,
         priority_meters=[m.meter_id for m in field.meters[:50]],
-        # Reconnects slow enough that the head-end has subscribed when the broker is back.
         uplink={"batch_meters": 1, "reconnect_min_delay": 1.0, "reconnect_max_delay": 1.0},
         storage={"max_bytes": MAX_BYTES},
     )
     daemon = DaemonProcess(files)
-    collector: UplinkCollector | None = None
     alarm_meters = [m.meter_id for m in field.meters[50:]]
 
     def raise_alarm(n: int) -> None:
@@ -148,11 +152,9 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
         alive_full = daemon.running
         # The head-end comes back: what is left drains, alarms first.
         broker.start()
-        collector = UplinkCollector(broker)
         alarm_counter = int(status_full["counters"]["alarms"])
 
         def alarms_in() -> dict[int, dict[str, Any]]:
-            assert collector is not None
             return {int(d["message_id"]): d for d in collector.docs("event/alarm")}
 
         wait_until(lambda: len(alarms_in()) >= alarm_counter, 30.0, "alarms at broker", daemon)
@@ -176,8 +178,7 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
         runner.request_stop()
         emulator.close()
         runner.stop()
-        if collector is not None:
-            collector.close()
+        collector.close()
         broker.kill()
 
 
