@@ -6,8 +6,10 @@ Imported lazily: a process that drives one module family loads only that driver.
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-from radio.driver import ModuleDriver
+if TYPE_CHECKING:  # the names are needed by the CLI and the configuration at every start
+    from radio.driver import ModuleDriver
 
 # name -> (module path, driver class)
 DRIVERS: dict[str, tuple[str, str]] = {
