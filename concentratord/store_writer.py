@@ -56,7 +56,6 @@ class StoreWriter:
         self._retry_s = retry_s
         self._problem: str | None = None
         self._lock = asyncio.Lock()
-        self._kick = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -90,14 +89,12 @@ class StoreWriter:
             if len(self.unstored):
                 # Others wait already: behind them, so that the store keeps their order.
                 self.unstored.refused(entry)
-                self._kick.set()
                 return False
             try:
                 await self.store.enqueue(entry.items, meter_status=entry.meter_status)
             except StoreWriteError as exc:
                 self.unstored.refused(entry)
                 self._trouble(exc)
-                self._kick.set()
                 return False
         self._stored({i.tenant for i in items})
         return True
@@ -126,10 +123,8 @@ class StoreWriter:
         return True
 
     async def _retry_loop(self) -> None:
+        # A fixed pace, not a wake-up per refusal: a full disk needs a moment, not a spin.
         while True:
-            with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), self._retry_s)
-            self._kick.clear()
+            await asyncio.sleep(self._retry_s)
             if len(self.unstored) or self._problem is not None:
-                await asyncio.sleep(self._retry_s)  # give the disk a moment, not a spin
                 await self.flush()

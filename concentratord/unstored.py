@@ -34,6 +34,10 @@ class Unstored:
         """Whether it holds an alarm (kept longest, retried first)."""
         return any(i.kind == "alarm" for i in self.items)
 
+    def kinds(self) -> list[str]:
+        """The counter kind of each item: ``alarm``, or ``readings`` for everything else."""
+        return ["alarm" if i.kind == "alarm" else "readings" for i in self.items]
+
 
 @dataclass
 class UnstoredCounters:
@@ -66,8 +70,7 @@ class UnstoredItems:
 
     def refused(self, entry: Unstored) -> None:
         """The store refused ``entry`` (the first time): count it and keep it."""
-        for item in entry.items:
-            kind = "alarm" if item.kind == "alarm" else "readings"
+        for kind in entry.kinds():
             self.counters.store_failures[kind] += 1
         self.keep(entry)
 
@@ -80,8 +83,7 @@ class UnstoredItems:
             self._drop(self._alarms.popleft())
 
     def _drop(self, entry: Unstored) -> None:
-        for item in entry.items:
-            kind = "alarm" if item.kind == "alarm" else "readings"
+        for kind in entry.kinds():
             self.counters.dropped[kind] += 1
 
     def first(self) -> Unstored | None:

@@ -28,6 +28,7 @@ from pydantic import (
 
 from concentratord.config.meters import normalise_id, normalise_pattern
 from concentratord.config.profiles import Profile, profile_limits
+from concentratord.timekeeping import TIMESYNCD_FLAG
 from radio.modules.registry import MODULE_NAMES
 from uplink.codecs import CODECS
 from uplink.topics import DEFAULT_REPLY_PREFIX, TopicError, check_reply_prefix
@@ -208,7 +209,7 @@ class ClockConfig(Section):
     """
 
     source: Literal["system", "file", "trusted"] = "system"
-    synchronised_file: PathStr = "/run/systemd/timesync/synchronized"
+    synchronised_file: PathStr = TIMESYNCD_FLAG
 
 
 class UplinkConfig(Section):

@@ -29,7 +29,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -43,7 +42,9 @@ from tests.daemon_harness import (
     FieldFeed,
     Uplink,
     UplinkCollector,
+    epoch_of,
     gateway_files,
+    iso,
     readings_by_interval,
     shared_clock_origin,
     wait_configured,
@@ -62,17 +63,6 @@ LEAK_CLEARED_AT = MIDNIGHT + 40 * 60  # 00:40: and goes away
 PRIORITY_CHANGE_AT = MIDNIGHT + 90 * 60  # 01:30: the head-end picks other priority meters
 LAST_HOUR = MIDNIGHT + 2 * HOUR  # the run ends once the 02:00 hourly batch is in
 SEED = 4242
-
-
-def iso(when: float) -> str:
-    """An epoch time as the uplink prints it."""
-    text = datetime.fromtimestamp(when, UTC).isoformat()
-    return text.replace("+00:00", "Z")
-
-
-def epoch_of(text: str) -> float:
-    """An uplink time back to epoch seconds."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 @dataclass
