@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
+from concentratord.config.field_view import VisibilityConfig, WebConfig
 from concentratord.config.meters import find_overlap, is_exact, matches
 from concentratord.config.profiles import (
     PRIORITY_METERS_MAX,
@@ -60,6 +61,8 @@ class Config(Section):
     storage: StorageConfig = StorageConfig()
     control: ControlConfig = ControlConfig()
     limits: LimitsConfig = LimitsConfig()
+    visibility: VisibilityConfig = VisibilityConfig()
+    web: WebConfig | None = None  # the web server is off without [web]
 
     @model_validator(mode="before")
     @classmethod
@@ -104,6 +107,7 @@ class Config(Section):
     def _cross_checks(self) -> Config:
         self._check_tenancy()
         self._check_limits()
+        self._check_web_tenants()
         return self
 
     def _check_tenancy(self) -> None:
@@ -138,6 +142,12 @@ class Config(Section):
         for k, meter in enumerate(self.schedule.priority_meters):
             if self.tenant_for(meter) is None:
                 raise KeyedError(f"schedule.priority_meters[{k + 1}]", f"{meter} is in no tenant")
+
+    def _check_web_tenants(self) -> None:
+        names = {t.name for t in self.tenants}
+        for i, token in enumerate(self.web.token if self.web is not None else ()):
+            if token.tenant is not None and token.tenant not in names:
+                raise KeyedError(f"web.token[{i + 1}].tenant", f"no tenant {token.tenant!r}")
 
     def _check_limits(self) -> None:
         limits = self.profile_limits
