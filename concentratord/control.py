@@ -6,6 +6,11 @@ least role it needs. Every change is written to the audit log: when, what, who, 
 
 A request line is at most :data:`MAX_REQUEST` bytes, not counting its newline; a longer one
 is answered ``{"ok": false, "error": "request too long"}`` and the connection closed.
+
+A :class:`ControlStream` command (``tap``) keeps the connection: after the same role check
+the server writes ``{"ok": true, "stream": true}``, then one JSON object per line as its
+source yields them, until the client hangs up, the source ends (``{"end": REASON}``) or the
+server stops (``{"end": "concentratord is stopping"}``). The source is always closed.
 """
 
 from __future__ import annotations
@@ -17,10 +22,10 @@ import logging
 import os
 import socket
 import struct
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +34,22 @@ ROLE_RANK = {"user": 0, "superuser": 1, "administrator": 2}
 # a longer line is never buffered whole: readline() gives up at this bound.
 MAX_REQUEST = 64 * 1024
 TOO_LONG = "request too long"
+STOPPING = "concentratord is stopping"
+# Seconds a closing connection may take to flush what is queued for it: a client that does
+# not read (a stalled stream) is cut off rather than holding the server's stop.
+CLOSE_S = 1.0
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
 RoleOf = Callable[[int, Collection[int]], str | None]
+
+
+class StreamSource(Protocol):
+    """What a streaming command opens: objects to send, one line each, until closed."""
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]: ...
+
+    def close(self) -> None:
+        """Release what the stream holds (called exactly once, however the stream ends)."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +70,28 @@ class ControlCommand:
         if self.actions is not None and args.get("action") in self.actions:
             return self.actions[str(args["action"])]
         return self.role, self.changes
+
+
+StreamOpener = Callable[[dict[str, Any]], Awaitable[StreamSource]]
+
+
+@dataclass(frozen=True)
+class ControlStream:
+    """A command that streams: ``open`` gives the source once the caller's role is checked.
+
+    ``open`` refuses with :class:`ControlError` (bad arguments, too many watchers) before
+    anything is streamed. A stream only reads, so it is never audited.
+    """
+
+    role: str
+    open: StreamOpener
+
+    def needs(self, args: dict[str, Any]) -> tuple[str, bool]:
+        """The role and the audit flag (never: a stream changes nothing)."""
+        return self.role, False
+
+
+Command = ControlCommand | ControlStream
 
 
 class ControlError(Exception):
@@ -110,7 +150,7 @@ class ControlServer:
     def __init__(
         self,
         path: str,
-        commands: dict[str, ControlCommand],
+        commands: Mapping[str, Command],
         role_of: RoleOf,
         audit: AuditLog,
         mode: int = 0o660,
@@ -121,21 +161,29 @@ class ControlServer:
         self.audit = audit
         self.mode = mode
         self._server: asyncio.AbstractServer | None = None
+        self._stopping = asyncio.Event()
+        self._streams: set[asyncio.Task[Any]] = set()  # connections that are streaming
 
     async def start(self) -> None:
         """Listen (replacing a stale socket file from a previous run)."""
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
+        self._stopping.clear()
         self._server = await asyncio.start_unix_server(self._client, self.path, limit=MAX_REQUEST)
         os.chmod(self.path, self.mode)
 
     async def stop(self) -> None:
-        """Stop listening and remove the socket file."""
+        """Stop listening, end the open streams and remove the socket file."""
+        self._stopping.set()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+        if self._streams:
+            # Each stream writes its end line and closes within CLOSE_S (twice: the end
+            # line's flush, then the close); the margin is for a loaded loop.
+            await asyncio.wait(set(self._streams), timeout=4 * CLOSE_S)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
 
@@ -143,6 +191,7 @@ class ControlServer:
         try:
             sock = writer.get_extra_info("socket")
             peer = peer_of(sock)
+            source: StreamSource | None = None
             try:
                 line = await asyncio.wait_for(reader.readline(), 10)
             except (ValueError, asyncio.LimitOverrunError):
@@ -151,18 +200,78 @@ class ControlServer:
                 log.warning("control client uid %d: request over %d bytes", peer.uid, MAX_REQUEST)
                 reply: dict[str, Any] = {"ok": False, "error": TOO_LONG}
             else:
-                reply = await self.handle(peer, line)
+                reply, source = await self.dispatch(peer, line)
+            if source is not None:
+                await self._stream(peer, source, reader, writer)
+                return
             writer.write(json.dumps(reply, default=str).encode() + b"\n")
             await writer.drain()
         except (OSError, TimeoutError) as err:
             log.debug("control client: %s", err)
         finally:
             writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
+            try:
+                await asyncio.wait_for(writer.wait_closed(), CLOSE_S)
+            except (OSError, TimeoutError):
+                writer.transport.abort()  # what is still queued will never be read
+
+    async def _stream(
+        self,
+        peer: Peer,
+        source: StreamSource,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        """Send ``source`` until the client hangs up, the source ends or the server stops."""
+        me = asyncio.current_task()
+        if me is not None:
+            self._streams.add(me)
+        log.info("control: uid %d opened a stream", peer.uid)
+        writer.write(json.dumps({"ok": True, "stream": True}).encode() + b"\n")
+        forward = asyncio.create_task(_forward(source, writer))
+        gone = asyncio.create_task(_until_eof(reader))
+        stopping = asyncio.create_task(self._stopping.wait())
+        end: str | None = None
+        try:
+            done, _ = await asyncio.wait(
+                {forward, gone, stopping}, return_when=asyncio.FIRST_COMPLETED
+            )
+            failure = forward.exception() if forward in done else None
+            hung_up = gone in done or isinstance(failure, OSError)  # or lost mid-write
+            if hung_up:
+                end = "client closed"
+            elif stopping in done:
+                end = STOPPING
+            elif failure is not None:
+                log.error("control: stream failed", exc_info=failure)
+                end = "stream failed"
+            else:
+                end = "stream ended"
+            if not hung_up:
+                forward.cancel()
+                # Tell the client why; a client that does not read is not waited for.
+                writer.write(json.dumps({"end": end}).encode() + b"\n")
+                with contextlib.suppress(OSError, TimeoutError):
+                    await asyncio.wait_for(writer.drain(), CLOSE_S)
+        finally:
+            for task in (forward, gone, stopping):
+                task.cancel()
+            await asyncio.gather(forward, gone, stopping, return_exceptions=True)
+            source.close()
+            if me is not None:
+                self._streams.discard(me)
+            log.info("control: uid %d stream ended: %s", peer.uid, end or "cancelled")
 
     async def handle(self, peer: Peer, line: bytes) -> dict[str, Any]:
-        """The reply to one request line from ``peer``."""
+        """The reply to one request line from ``peer`` (a stream needs a connection: refused)."""
+        reply, source = await self.dispatch(peer, line)
+        if source is not None:
+            source.close()
+            return {"ok": False, "error": "a stream needs a connection"}
+        return reply
+
+    async def dispatch(self, peer: Peer, line: bytes) -> tuple[dict[str, Any], StreamSource | None]:
+        """The reply to one request line from ``peer``, and the opened source of a stream."""
         try:
             if len(line.removesuffix(b"\n")) > MAX_REQUEST:
                 raise ControlError(TOO_LONG)
@@ -185,6 +294,8 @@ class ControlServer:
                 if changes:
                     self.audit.write(peer, name, args, f"refused: needs {needed}")
                 raise ControlError(f"{name} needs role {needed}, you have {role or 'none'}")
+            if isinstance(command, ControlStream):
+                return {"ok": True, "stream": True}, await command.open(args)
             try:
                 result = await command.handler(args)
             except ControlError as err:
@@ -193,6 +304,20 @@ class ControlServer:
                 raise
             if changes:
                 self.audit.write(peer, name, args, "done")
-            return {"ok": True, "result": result}
+            return {"ok": True, "result": result}, None
         except ControlError as err:
-            return {"ok": False, "error": str(err)}
+            return {"ok": False, "error": str(err)}, None
+
+
+async def _forward(source: StreamSource, writer: asyncio.StreamWriter) -> None:
+    """Write each object of ``source`` as a line; waits while the client's buffer is full."""
+    async for item in source:
+        writer.write(json.dumps(item, default=str).encode() + b"\n")
+        await writer.drain()
+
+
+async def _until_eof(reader: asyncio.StreamReader) -> None:
+    """Return once the client hangs up (what it sends meanwhile is read and ignored)."""
+    with contextlib.suppress(OSError):
+        while await reader.read(4096):
+            pass

@@ -12,41 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from concentratord.config import Config, check_config
-from concentratord.control import ControlCommand, ControlError
+from concentratord.control import Command, ControlCommand, ControlError
 from concentratord.keystore import KeyStore
 from concentratord.pipeline import MeterState
 from concentratord.store import Store
+from concentratord.tap import Tap
+from concentratord.tap_cmd import tap_command
+from concentratord.visibility import AmbiguousMeterError, Visibility
 from protocols.textformats import KeyFileError, parse_key
-
-# ``concentratorctl visible`` (the list): the columns an installer reads on a phone.
-_VISIBLE_COLUMNS = (
-    "id",
-    "manufacturer",
-    "telegrams",
-    "rssi_dbm",
-    "rssi_min_dbm",
-    "rssi_max_dbm",
-    "link_mode",
-    "decode_errors",
-)
-
-
-def _one_meter(meters: Mapping[str, MeterState], serial: str) -> MeterState:
-    """The meter named ``MAN:ID``, or by its id alone when one manufacturer's is heard."""
-    wanted = serial.upper()
-    if ":" in wanted:
-        found = [meters[wanted]] if wanted in meters else []
-    else:
-        found = [s for s in meters.values() if s.meter_id == wanted]
-    if not found:
-        raise ControlError(f"meter {serial} has not been heard")
-    if len(found) > 1:
-        makers = ", ".join(sorted(s.manufacturer for s in found))
-        raise ControlError(
-            f"meter {serial} is heard from {len(found)} manufacturers ({makers}):"
-            f" name one as MAN:{wanted}"
-        )
-    return found[0]
 
 
 @dataclass(frozen=True)
@@ -55,14 +28,16 @@ class ControlContext:
 
     status: Callable[[], Awaitable[dict[str, Any]]]
     meters: Mapping[str, MeterState]  # live: the pipeline's meters, read only
+    visibility: Visibility  # the rows of concentratorctl visible (one answer, three ways)
     alarms: Callable[[], list[dict[str, Any]]]
     store: Callable[[], Store | None]
     keys: KeyStore
     config: Config
     config_file: str
+    tap: Tap  # the frame loop's live tap (concentratorctl tap)
 
 
-def commands(ctx: ControlContext) -> dict[str, ControlCommand]:
+def commands(ctx: ControlContext) -> dict[str, Command]:
     """The control commands bound to ``ctx``."""
 
     async def status(args: dict[str, Any]) -> Any:
@@ -79,19 +54,31 @@ def commands(ctx: ControlContext) -> dict[str, ControlCommand]:
                     "tenant": state.tenant,
                     "meter": last.fields.get("meter") if last else None,
                     "status": last.fields.get("status") if last else state.last_error,
-                    "rssi_dbm": state.rssi_last,
-                    "telegrams": state.telegrams,
+                    "rssi_dbm": state.reception.rssi_last,
+                    "telegrams": state.reception.telegrams,
                 }
             )
         return rows
 
     async def visible(args: dict[str, Any]) -> Any:
+        # The operator's view: every meter heard, the neighbours' included (tenant None).
         serial = args.get("serial")
         if serial:
-            return _one_meter(ctx.meters, str(serial)).visibility()
-        rows = [s.visibility() for s in ctx.meters.values()]
-        rows.sort(key=lambda v: -(v["rssi_dbm"] if v["rssi_dbm"] is not None else -999))
-        return [{k: v[k] for k in _VISIBLE_COLUMNS} for v in rows]
+            try:
+                row = ctx.visibility.row(str(serial), None)
+            except AmbiguousMeterError as err:
+                raise ControlError(str(err)) from None
+            if row is None:
+                raise ControlError(f"meter {serial} has not been heard")
+            state = ctx.meters.get(f"{row['manufacturer']}:{row['id']}")
+            if state is not None:  # what a technician needs beyond the installer's row
+                row.update(
+                    repeats=state.repeats,
+                    decode_errors=state.decode_errors,
+                    last_error=state.last_error,
+                )
+            return row
+        return {"meters": ctx.visibility.rows(None), "others": 0}
 
     async def alarms(args: dict[str, Any]) -> Any:
         return ctx.alarms()
@@ -144,4 +131,5 @@ def commands(ctx: ControlContext) -> dict[str, ControlCommand]:
             },
         ),
         "config": ControlCommand("superuser", config),
+        "tap": tap_command(ctx.tap),  # a stream: superuser
     }

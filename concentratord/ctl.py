@@ -5,16 +5,24 @@ The control protocol is one JSON object per line each way: ``{"command": NAME, "
 daemon checks the caller's role for each command (docs/design.md, "No one sees what is not
 theirs"). Output is a human table by default and the result as JSON with ``--json``
 (docs/cli.md, "concentratorctl").
+
+``tap`` is a stream: the first reply line is ``{"ok": true, "stream": true}``, then one line
+per telegram the daemon hears (``{"event": ...}``), ``{"dropped": N}`` when this client fell
+behind, and ``{"end": REASON}`` when the daemon ends it. It runs until Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
+
+from concentratord.tap_cmd import event_line, parse_meter
 
 DEFAULT_SOCKET = "/run/concentratord/control.sock"
 TIMEOUT_S = 10.0
@@ -50,6 +58,87 @@ def request(path: str, command: str, args: dict[str, Any]) -> Any:
         reason = answer.get("error", "no reason given") if isinstance(answer, dict) else "?"
         raise ControlError(f"concentratord refused {command}: {reason}")
     return answer.get("result")
+
+
+def stream(path: str, command: str, args: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Open a streaming command on the daemon at ``path``; yield each line it sends.
+
+    A refusal raises :class:`ControlError` before anything is yielded; the iterator ends
+    when the daemon closes the connection.
+    """
+    message = json.dumps({"command": command, "args": args}).encode() + b"\n"
+    try:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(TIMEOUT_S)
+        sock.connect(path)
+    except FileNotFoundError:
+        sock.close()
+        raise ControlError(f"cannot reach concentratord at {path}: is it running?") from None
+    except OSError as err:
+        sock.close()
+        raise ControlError(f"cannot reach concentratord at {path}: {err.strerror or err}") from None
+    with sock, sock.makefile("rb") as lines:
+        try:
+            sock.sendall(message)
+            head = lines.readline()
+        except OSError as err:
+            raise ControlError(f"concentratord at {path}: {err.strerror or err}") from None
+        answer = _decoded(head, path)
+        if not answer.get("ok"):
+            raise ControlError(f"concentratord refused {command}: {answer.get('error', '?')}")
+        if not answer.get("stream"):
+            raise ControlError(f"concentratord at {path} does not stream {command}")
+        sock.settimeout(None)  # a quiet field may say nothing for minutes
+        try:
+            for line in lines:
+                yield _decoded(line, path)
+        except OSError as err:
+            raise ControlError(f"concentratord at {path}: {err.strerror or err}") from None
+
+
+def _decoded(line: bytes, path: str) -> dict[str, Any]:
+    try:
+        answer = json.loads(line)
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        raise ControlError(f"concentratord at {path} sent an unreadable reply")
+    return answer
+
+
+def tap(path: str, args: dict[str, Any], as_json: bool) -> int:
+    """``concentratorctl tap``: print each telegram as the daemon hears it, until Ctrl-C."""
+    try:
+        for line in stream(path, "tap", args):
+            if "event" in line:
+                event = line["event"]
+                print(json.dumps(event) if as_json else event_line(event), flush=True)
+            elif "dropped" in line:
+                # On stderr: stdout stays one telegram per line for whoever reads it.
+                print(
+                    f"concentratorctl: {line['dropped']} telegrams dropped so far:"
+                    " this terminal did not keep up",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            elif "end" in line:
+                raise ControlError(f"concentratord ended the tap: {line['end']}")
+        raise ControlError("concentratord closed the connection")
+    except KeyboardInterrupt:
+        return 0  # Ctrl-C is how a tap ends
+    except BrokenPipeError:
+        # The reader went away (``tap | head``): done. Point stdout at /dev/null so that
+        # Python's final flush at exit does not complain about the closed pipe.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _meter(text: str) -> str:
+    try:
+        return parse_meter(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def render_table(result: Any) -> str:
@@ -92,6 +181,10 @@ def _parser() -> argparse.ArgumentParser:
     keys.add_argument("key", nargs="?")
     config = sub.add_parser("config", help="show or check the running configuration")
     config.add_argument("action", choices=["show", "check"])
+    tap_cmd = sub.add_parser("tap", help="live: each telegram the daemon hears (until Ctrl-C)")
+    tap_cmd.add_argument("--meter", type=_meter, help="only this meter: ID or MAN:ID")
+    # Also after the command (``tap --json``); SUPPRESS keeps a ``--json`` given before it.
+    tap_cmd.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="JSON")
     return parser
 
 
@@ -103,6 +196,12 @@ def _args_of(ns: argparse.Namespace) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``concentratorctl`` console script."""
     ns = _parser().parse_args(argv)
+    if ns.command == "tap":
+        try:
+            return tap(ns.socket, _args_of(ns), ns.json)
+        except ControlError as err:
+            print(f"concentratorctl: {err}", file=sys.stderr)
+            return 1
     try:
         result = request(ns.socket, ns.command, _args_of(ns))
     except ControlError as err:

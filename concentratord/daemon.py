@@ -33,6 +33,7 @@ from concentratord.clock import ScaledClock
 from concentratord.config import Config, load_keys
 from concentratord.config.meters import is_exact, matches
 from concentratord.documents import alarm_item, utc
+from concentratord.field_watch import FieldWatch
 from concentratord.gateway_alarms import GatewayAlarms
 from concentratord.headend import HeadEndCommands
 from concentratord.intervals import Intervals
@@ -41,9 +42,11 @@ from concentratord.pipeline import AlarmEvent, Pipeline, Tenant
 from concentratord.priority import PriorityMeters
 from concentratord.publisher import Publisher
 from concentratord.schedule import BoundaryTrigger
-from concentratord.store import RetentionPolicy, Store
+from concentratord.store import OutboxItem, RetentionPolicy, Store
 from concentratord.store_writer import StoreWriter
+from concentratord.tap import Tap
 from concentratord.timekeeping import TimeKeeper, sync_source
+from concentratord.visibility import Visibility, tap_event
 from radio.driver import ModuleDriver
 from radio.frame import LinkMode, RadioFrame
 from uplink import Command, MqttUplink, Reply, codec_named, messages
@@ -108,13 +111,22 @@ class Daemon:
                 for t in config.tenants
             ],
             max_meters=config.limits.visible_meters,
+            reception_window_s=config.visibility.window,
         )
+        self.visibility = Visibility(
+            self.pipeline.meters,
+            clock=self.clock,
+            good_rate=config.visibility.good_reception_rate,
+            silent_after=config.visibility.silent_after,
+        )
+        self.tap = Tap()
         self.keys.load_local()
         self.priority = PriorityMeters(schedule.priority_meters, owner)
         self.store: Store | None = None
         self.writer: StoreWriter | None = None
         self.alarms: GatewayAlarms | None = None
         self.intervals: Intervals | None = None
+        self.watch: FieldWatch | None = None
         self.uplinks: dict[str, MqttUplink] = {}
         self.publishers: dict[str, Publisher] = {}
         self.driver: ModuleDriver | None = None
@@ -172,7 +184,18 @@ class Daemon:
             batch_meters={t.name: t.uplink.batch_meters for t in cfg.tenants},
             alarms=alarms,
         )
-        # The flags each meter last reported: a restart raises no alarm a second time.
+        self.watch = FieldWatch(
+            gateway=self.gateway,
+            pipeline=self.pipeline,
+            visibility=self.visibility,
+            store=store,
+            emit=self._emit,
+            clock=self.clock,
+            clock_trusted=lambda: timekeeper.verdict.trusted,
+        )
+        # The meters heard before, then the flags each last reported: a restart raises no
+        # alarm a second time.
+        await self.watch.restore()
         self.pipeline.restore_flags(await store.meter_status())
         for tenant in cfg.tenants:
             await self._connect(tenant.name)
@@ -188,6 +211,7 @@ class Daemon:
         if cfg.radio.port.startswith("/dev/"):
             self._watch_usb(self.driver)
         self._tasks.append(asyncio.create_task(self._frames(self.driver), name="frames"))
+        self._tasks.append(asyncio.create_task(self.watch.run(), name="field-watch"))
         self._start_schedules()
 
     async def _connect(self, tenant: str) -> None:
@@ -222,6 +246,7 @@ class Daemon:
             store=self.store,
             publisher=publisher,
             priority=self.priority,
+            visibility=self.visibility,
         )
         self.uplinks[tenant] = uplink
         self.publishers[tenant] = publisher
@@ -287,6 +312,11 @@ class Daemon:
         scheduler = AsyncIOScheduler()
         self.intervals.schedule(scheduler, kinds)
         scheduler.add_job(self.retention, BoundaryTrigger(self.clock, DAY, 3600.0), id="retention")
+        every = self.config.visibility.stats_interval
+        if every:
+            scheduler.add_job(
+                self.publish_stats, BoundaryTrigger(self.clock, every, 0.0), id="stats"
+            )
         scheduler.start()
         self._scheduler = scheduler
 
@@ -306,6 +336,8 @@ class Daemon:
             await self.intervals.stop()  # interval values already taken are stored first
         if self.alarms is not None:
             await self.alarms.cancel()
+        if self.watch is not None:
+            await self.watch.save()  # reception statistics survive the restart
         if self.writer is not None:
             await self.writer.flush()  # a last try for what waits in memory
             await self.writer.stop()
@@ -332,11 +364,43 @@ class Daemon:
     async def take_frame(self, frame: RadioFrame) -> None:
         """One frame: intervals that ended before it, then the pipeline; an alarm event is
         stored (or kept in memory until it can be) and its tenant's publisher woken."""
-        assert self.intervals is not None
+        assert self.intervals is not None and self.watch is not None
         await self.intervals.frame_arrived(frame.timestamp)
         outcome = self.pipeline.process(frame)
+        meter = outcome.meter
+        if meter is not None and meter.reception.silent and not outcome.repeat:
+            await self.watch.heard(meter, frame.timestamp)  # METER_SILENT cleared
         if outcome.alarm is not None:
             await self._store_alarm(outcome.alarm)
+        if self.tap.watching:
+            self.tap.publish(tap_event(frame, outcome))
+
+    async def _emit(self, items: list[OutboxItem]) -> None:
+        """Documents of the field watch (METER_SILENT alarms, stats): stored, publishers
+        woken; alarms also listed for ``concentratorctl alarms``."""
+        assert self.writer is not None
+        await self.writer.enqueue(items)
+        for item in items:
+            doc = item.document
+            if item.kind == "alarm":
+                self.state.recent_alarms.append(
+                    {
+                        "id": doc["id"],
+                        "tenant": item.tenant,
+                        "time": doc["timestamp"],
+                        "status": doc["status"],
+                        "raised": doc["raised"],
+                        "cleared": doc["cleared"],
+                    }
+                )
+
+    async def publish_stats(self) -> None:
+        """The ``event/stats`` document of each tenant (on ``visibility.stats_interval``)."""
+        assert self.watch is not None
+        uptime = int(self.clock() - self.state.started)
+        await self.watch.publish_stats(
+            [t.name for t in self.config.tenants], uptime, self.counters()
+        )
 
     async def _store_alarm(self, event: AlarmEvent) -> None:
         assert self.writer is not None and self.intervals is not None

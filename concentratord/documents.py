@@ -7,13 +7,15 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from concentratord.pipeline import AlarmEvent, Reading
+from concentratord.pipeline import AlarmEvent, MeterState, Reading
 from concentratord.store import OutboxItem
 from uplink import messages
 
 # The store assigns message ids; documents are built with this placeholder and the
 # publisher writes the real id in before encoding.
 UNASSIGNED = 0
+# The alarm of a tenant meter that stopped being heard (docs/visibility.md).
+SILENT = "METER_SILENT"
 
 
 def utc(timestamp: float) -> datetime:
@@ -93,3 +95,56 @@ def batch_items(
                 OutboxItem(tenant, "readings", created_at, document, interval_end=interval_end)
             )
     return items
+
+
+def silent_alarm_item(
+    gateway: str,
+    meter: MeterState,
+    timestamp: float,
+    *,
+    raised: bool,
+    clock_synchronised: bool = True,
+) -> OutboxItem:
+    """The alarm event of a tenant meter that went silent (``raised``) or was heard again:
+    ``METER_SILENT`` on the normal alarm path (docs/visibility.md, "Silent meters")."""
+    assert meter.tenant is not None, "only a tenant's meter raises METER_SILENT"
+    flags = " ".join(sorted(meter.flags)) if meter.flags else "OK"
+    reception = meter.reception
+    document = messages.alarm_event(
+        gateway=gateway,
+        message_id=UNASSIGNED,
+        meter_id=meter.meter_id,
+        timestamp=utc(timestamp),
+        status=SILENT if raised else flags,
+        previous_status=flags if raised else SILENT,
+        raised=[SILENT] if raised else [],
+        cleared=[] if raised else [SILENT],
+        fields={
+            "manufacturer": meter.manufacturer,
+            "last_heard": messages.iso_utc(utc(reception.last_heard)),
+            "interval_s": reception.interval_s,
+        },
+        clock_synchronised=clock_synchronised,
+    )
+    return OutboxItem(meter.tenant, "alarm", timestamp, document)
+
+
+def stats_item(
+    gateway: str,
+    tenant: str,
+    now: float,
+    *,
+    uptime_s: int,
+    counters: dict[str, int],
+    reception: dict[str, Any],
+) -> OutboxItem:
+    """One tenant's ``event/stats`` document: the gateway's counters and its reception."""
+    document = messages.stats_event(
+        gateway=gateway,
+        message_id=UNASSIGNED,
+        time=utc(now),
+        uptime_s=uptime_s,
+        counters=counters,
+        reception=reception,
+    )
+    return OutboxItem(tenant, "stats", now, document)

@@ -1,7 +1,7 @@
 """Commands from the head-end (docs/uplink.md, "Commands"): backfill, set_priority_meters,
-get_status. uplink has checked the gateway id and the arguments; these carry them out, for
-one tenant, with only what each needs: the status, the store's delivered rows, the tenant's
-publisher, the priority meters."""
+get_status, visibility. uplink has checked the gateway id and the arguments; these carry
+them out, for one tenant, with only what each needs: the status, the store's delivered rows,
+the tenant's publisher, the priority meters, the reception rows."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from typing import Any
 from concentratord.priority import PriorityError, PriorityMeters
 from concentratord.publisher import Publisher
 from concentratord.store import Store
+from concentratord.visibility import Visibility
 from uplink import Command, Reply
-from uplink.commands import BackfillArgs, PriorityMetersArgs
+from uplink.commands import BackfillArgs, PriorityMetersArgs, VisibilityArgs
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +32,14 @@ class HeadEndCommands:
         store: Store,
         publisher: Publisher,
         priority: PriorityMeters,
+        visibility: Visibility,
     ) -> None:
         self.tenant = tenant
         self._status = status
         self._store = store
         self._publisher = publisher
         self._priority = priority
+        self._visibility = visibility
 
     async def handle(self, command: Command) -> Reply | None:
         """Carry out one command; the reply goes back on the command's reply route."""
@@ -53,6 +56,12 @@ class HeadEndCommands:
             except PriorityError as err:
                 return Reply.refused(str(err))
             return Reply(ok=True, result={"priority_meters": sorted(meters)})
+        if command.name == "visibility" and isinstance(command.parsed, VisibilityArgs):
+            # The tenant's own meters only, and a count of the others (docs/visibility.md).
+            rows = self._visibility.rows(self.tenant, command.parsed.meters)
+            return Reply(
+                ok=True, result={"meters": rows, "others": self._visibility.others(self.tenant)}
+            )
         return Reply.refused(f"command {command.name} is not supported by this gateway")
 
     async def _backfill(self, args: BackfillArgs) -> Reply:

@@ -15,7 +15,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from concentratord.reception import Reception
 from protocols.errors import DecodeError, NoKeyError, WrongKeyError
+from protocols.meters.media import media_name
 from protocols.readout import telegram_fields
 from protocols.wmbus.decoder import TelegramDecoder
 from protocols.wmbus.link import peek_address, strip_declared
@@ -72,46 +74,31 @@ class AlarmEvent:
         return " ".join(sorted(self.previous)) if self.previous else "OK"
 
 
-@dataclass
+@dataclass(slots=True)
 class MeterState:
-    """What the gateway knows of one meter (for visibility checks and snapshots)."""
+    """What the gateway knows of one meter: how it is heard (``reception``), its recent
+    readings (for snapshots) and the status flags it last reported."""
 
     meter_id: str
     manufacturer: str
     tenant: str | None
-    first_seen: float
-    last_seen: float = 0.0
-    telegrams: int = 0
+    device_type: int
+    reception: Reception
     repeats: int = 0
     decode_errors: int = 0
     last_error: str | None = None
-    rssi_last: float | None = None
-    rssi_min: float | None = None
-    rssi_max: float | None = None
-    rssi_sum: float = 0.0
-    rssi_count: int = 0
-    link_mode: str = ""
     flags: frozenset[str] | None = None
+    readings: deque[Reading] = field(default_factory=lambda: deque(maxlen=HISTORY))
 
     @property
     def key(self) -> str:
         """The meter's identity, ``MAN:ID``: ids are unique per manufacturer only."""
         return f"{self.manufacturer}:{self.meter_id}"
 
-    readings: deque[Reading] = field(default_factory=lambda: deque(maxlen=HISTORY))
-
-    def heard(self, frame: RadioFrame) -> None:
-        """Count one telegram and its signal strength."""
-        self.telegrams += 1
-        self.last_seen = frame.timestamp
-        self.link_mode = frame.link_mode.value
-        rssi = frame.rssi_dbm
-        if rssi is not None:
-            self.rssi_last = rssi
-            self.rssi_min = rssi if self.rssi_min is None else min(self.rssi_min, rssi)
-            self.rssi_max = rssi if self.rssi_max is None else max(self.rssi_max, rssi)
-            self.rssi_sum += rssi
-            self.rssi_count += 1
+    @property
+    def media(self) -> str:
+        """What the meter measures, from the device type of its link-layer address."""
+        return media_name(self.device_type)
 
     def latest_before(self, end: float) -> Reading | None:
         """The latest reading received before ``end``."""
@@ -119,26 +106,6 @@ class MeterState:
             if reading.timestamp < end:
                 return reading
         return None
-
-    def visibility(self) -> dict[str, Any]:
-        """The installer's view: how often and how well the gateway hears this meter."""
-        avg = self.rssi_sum / self.rssi_count if self.rssi_count else None
-        return {
-            "id": self.meter_id,
-            "manufacturer": self.manufacturer,
-            "tenant": self.tenant,
-            "telegrams": self.telegrams,
-            "repeats": self.repeats,
-            "decode_errors": self.decode_errors,
-            "last_error": self.last_error,
-            "rssi_dbm": self.rssi_last,
-            "rssi_min_dbm": self.rssi_min,
-            "rssi_max_dbm": self.rssi_max,
-            "rssi_avg_dbm": None if avg is None else round(avg, 1),
-            "link_mode": self.link_mode,
-            "first_seen": self.first_seen,
-            "last_seen": self.last_seen,
-        }
 
 
 @dataclass
@@ -180,6 +147,7 @@ class Outcome:
     alarm: AlarmEvent | None = None
     error: str | None = None
     repeat: bool = False
+    meter: MeterState | None = None  # the sender, once known
 
 
 class RepeatFilter:
@@ -215,12 +183,14 @@ class Pipeline:
         *,
         repeat_window_s: float = 30.0,
         max_meters: int = 30_000,
+        reception_window_s: float = 86_400.0,
     ) -> None:
         self.tenants = list(tenants)
         # By identity, ``MAN:ID`` (a gateway hears its neighbours' meters, and ids are
         # unique per manufacturer only): two meters with one id never share a state.
         self.meters: dict[str, MeterState] = {}
         self.max_meters = max_meters
+        self.reception_window_s = reception_window_s
         self.counters = PipelineCounters()
         self._repeats = RepeatFilter(repeat_window_s, max(4 * max_meters, 1024))
         self._tenant_of: dict[str, Tenant | None] = {}
@@ -248,7 +218,7 @@ class Pipeline:
             return Outcome(error="frame shorter than a link header")
         address = peek_address(canonical)  # the one parse of M and A, decoder included
         meter_id = address.id
-        state = self._state(address.key, meter_id, address.manufacturer, frame)
+        state = self._state(address.key, meter_id, address.manufacturer, address.device_type)
         if state is None:
             if not self.counters.over_meter_limit:
                 log.warning(
@@ -261,12 +231,15 @@ class Pipeline:
         if self._repeats.is_repeat(canonical, frame.timestamp):
             self.counters.repeats += 1
             state.repeats += 1
-            return Outcome(repeat=True)
-        state.heard(frame)
+            return Outcome(repeat=True, meter=state)
+        reception = state.reception
+        reception.heard(frame.timestamp, frame.rssi_dbm, frame.link_mode.value)
         tenant = self.tenant_for(meter_id)
         if tenant is None:
+            # Not decoded: the gateway holds no key of a meter that is no tenant's.
             self.counters.unassigned += 1
-            return Outcome(error=f"meter {meter_id} belongs to no tenant")
+            reception.decode = "no_key"
+            return Outcome(error=f"meter {meter_id} belongs to no tenant", meter=state)
         if tenant.raw:
             fields: dict[str, Any] = {
                 "id": meter_id,
@@ -278,22 +251,24 @@ class Pipeline:
                 fields = telegram_fields(tenant.decoder.decode_canonical(canonical, address))
             except DecodeError as err:
                 self._count_error(err, state)
-                return Outcome(error=str(err))
+                return Outcome(error=str(err), meter=state)
+        reception.decode = "ok"
         reading = Reading(
             meter_id, tenant.name, frame.timestamp, fields, frame.rssi_dbm, frame.link_mode.value
         )
         self._remember(state, reading)
         self.counters.readings += 1
-        return Outcome(reading=reading, alarm=self._alarm(state, reading))
+        return Outcome(reading=reading, alarm=self._alarm(state, reading), meter=state)
 
     def _state(
-        self, key: str, meter_id: str, manufacturer: str, frame: RadioFrame
+        self, key: str, meter_id: str, manufacturer: str, device_type: int
     ) -> MeterState | None:
         state = self.meters.get(key)
         if state is None:
             if len(self.meters) >= self.max_meters:
                 return None
-            state = MeterState(meter_id, manufacturer, None, frame.timestamp)
+            reception = Reception(self.reception_window_s)
+            state = MeterState(meter_id, manufacturer, None, device_type, reception)
             # Flags stored under MAN:ID; a store of an earlier version kept them by id alone.
             restored = self._restored.pop(key, None)
             state.flags = restored if restored is not None else self._restored.pop(meter_id, None)
@@ -316,10 +291,13 @@ class Pipeline:
         state.last_error = str(err)
         if isinstance(err, NoKeyError):
             self.counters.no_key += 1
+            state.reception.decode = "no_key"
         elif isinstance(err, WrongKeyError):
             self.counters.wrong_key += 1
+            state.reception.decode = "wrong_key"
         else:
             self.counters.decode_errors += 1
+            state.reception.decode = "error"
 
     @staticmethod
     def _remember(state: MeterState, reading: Reading) -> None:
@@ -355,6 +333,20 @@ class Pipeline:
             reading,
             before,
         )
+
+    def restore_reception(self, entries: Iterable[tuple[str, int, Reception]]) -> int:
+        """Meters heard before a restart, with their reception statistics (not their
+        readings: a snapshot takes only what was heard since). Returns how many."""
+        restored = 0
+        for key, device_type, reception in entries:
+            manufacturer, _, meter_id = key.partition(":")
+            if key in self.meters or len(self.meters) >= self.max_meters:
+                continue
+            tenant = self.tenant_for(meter_id)
+            name = tenant.name if tenant is not None else None
+            self.meters[key] = MeterState(meter_id, manufacturer, name, device_type, reception)
+            restored += 1
+        return restored
 
     def restore_flags(self, flags: Mapping[str, frozenset[str]]) -> None:
         """Status flags known from before a restart (by ``MAN:ID``, or by id from an

@@ -68,11 +68,13 @@ async def _run(config_file: str, show_status: bool) -> int:
             ControlContext(
                 status=daemon.status,
                 meters=daemon.pipeline.meters,
+                visibility=daemon.visibility,
                 alarms=daemon.recent_alarms,
                 store=lambda: daemon.store,
                 keys=daemon.keys,
                 config=config,
                 config_file=config_file,
+                tap=daemon.tap,
             )
         ),
         config.control.role_of,

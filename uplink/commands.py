@@ -24,8 +24,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-COMMAND_NAMES = ("backfill", "get_status", "set_priority_meters")
+COMMAND_NAMES = ("backfill", "get_status", "set_priority_meters", "visibility")
 MAX_PRIORITY_METERS = 50
+# Meters one visibility command may name (without a list: every meter of the tenant).
+MAX_VISIBILITY_METERS = 1000
 # A command payload as received (before decoding; a compact frame's document is bounded to
 # the same size when decompressed). The largest real command is a backfill naming meters:
 # about 5,000 ids fit; a backfill of every meter names none.
@@ -63,12 +65,22 @@ class PriorityMetersArgs:
 
 
 @dataclass(frozen=True, slots=True)
+class VisibilityArgs:
+    """The reception rows of these meters (None: every meter of the tenant)."""
+
+    meters: tuple[str, ...] | None = None
+
+
+CommandArgs = BackfillArgs | PriorityMetersArgs | VisibilityArgs
+
+
+@dataclass(frozen=True, slots=True)
 class Command:
     """A valid command for this gateway, as handed to the daemon's ``on_command``."""
 
     name: str
     args: dict[str, Any]
-    parsed: BackfillArgs | PriorityMetersArgs | None = None
+    parsed: CommandArgs | None = None
     correlation_id: str | None = None
     correlation_data: bytes | None = None
 
@@ -143,6 +155,15 @@ def check_set_priority_meters(args: Mapping[str, Any]) -> PriorityMetersArgs:
     return PriorityMetersArgs(_meter_ids(args.get("meters"), "meters", MAX_PRIORITY_METERS))
 
 
+def check_visibility(args: Mapping[str, Any]) -> VisibilityArgs:
+    """``{"meters"?: [at most 1,000 distinct 8-digit ids]}``."""
+    _no_other_keys(args, {"meters"})
+    meters = args.get("meters")
+    if meters is None:
+        return VisibilityArgs()
+    return VisibilityArgs(_meter_ids(meters, "meters", MAX_VISIBILITY_METERS))
+
+
 def check_get_status(args: Mapping[str, Any]) -> None:
     """``{}``: no arguments."""
     _no_other_keys(args, set())
@@ -177,11 +198,13 @@ def parse_command(
     args = doc.get("args", {})
     if not isinstance(args, dict):
         raise CommandRefusedError("args: must be an object")
-    parsed: BackfillArgs | PriorityMetersArgs | None
+    parsed: CommandArgs | None
     if name == "backfill":
         parsed = check_backfill(args)
     elif name == "set_priority_meters":
         parsed = check_set_priority_meters(args)
+    elif name == "visibility":
+        parsed = check_visibility(args)
     else:
         check_get_status(args)
         parsed = None

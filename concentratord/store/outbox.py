@@ -177,9 +177,7 @@ class Store:
             except StoreWriteError:
                 raise
             except sqlite3.Error as exc:
-                if exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_FULL:
-                    raise StoreFullError(f"{self.path}: the file system is full: {exc}") from exc
-                raise unwritable(self.path, exc) from exc
+                raise self._write_error(exc) from exc
             except OSError as exc:  # the id mark beside the store
                 raise StoreUnwritableError(str(exc)) from exc
 
@@ -345,6 +343,33 @@ class Store:
         async with self._lock:
             rows = await self._db.execute_fetchall("SELECT meter_id, flags FROM meter_status")
         return {str(m): frozenset(str(f).split()) for m, f in rows}
+
+    async def save_blob(self, name: str, body: bytes) -> None:
+        """Keep ``body`` under ``name`` (replacing what was there): state that must survive
+        a restart but is not worth a row per item, e.g. the reception statistics.
+
+        Raises :class:`StoreWriteError` (full or unwritable) like :meth:`enqueue`."""
+        async with self._lock:
+            try:
+                async with self._transaction(durable=False):
+                    await self._db.execute(
+                        "INSERT OR REPLACE INTO blob (name, body) VALUES (?, ?)", (name, body)
+                    )
+            except sqlite3.Error as exc:
+                raise self._write_error(exc) from exc
+
+    def _write_error(self, exc: sqlite3.Error) -> StoreWriteError:
+        if exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_FULL:
+            return StoreFullError(f"{self.path}: the file system is full: {exc}")
+        return unwritable(self.path, exc)
+
+    async def load_blob(self, name: str) -> bytes | None:
+        """What :meth:`save_blob` kept under ``name``, or None."""
+        async with self._lock:
+            rows = list(
+                await self._db.execute_fetchall("SELECT body FROM blob WHERE name = ?", (name,))
+            )
+        return bytes(rows[0][0]) if rows else None
 
     async def get(self, message_id: int) -> OutboxRow | None:
         """One stored row by message id (pending or delivered), None when it is gone: the

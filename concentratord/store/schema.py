@@ -58,6 +58,10 @@ CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS blob (
+    name TEXT PRIMARY KEY,              -- 'reception': the visibility statistics
+    body BLOB NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meter_status (
     meter_id TEXT PRIMARY KEY,
     flags    TEXT NOT NULL              -- status flags set, sorted, space-separated; '' = OK

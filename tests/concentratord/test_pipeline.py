@@ -132,7 +132,8 @@ def test_meter_of_no_tenant_is_heard_but_not_decoded() -> None:
     outcome = p.process(frame(1))
     assert outcome.reading is None
     assert p.counters.unassigned == 1
-    assert p.meters[WATER.key].telegrams == 1
+    assert p.meters[WATER.key].reception.telegrams == 1
+    assert p.meters[WATER.key].reception.decode == "no_key"
 
 
 def test_raw_tenant_forwards_the_encrypted_telegram_without_a_key() -> None:
@@ -173,8 +174,8 @@ def test_rssi_statistics_are_kept_for_the_visibility_check() -> None:
     p = pipeline()
     p.process(frame(1, t=1000, acc=1))
     p.process(RadioFrame(frame(2, acc=2).raw, -90.0, 1016, LinkMode.C1))
-    v = p.meters[WATER.key].visibility()
-    assert (v["rssi_min_dbm"], v["rssi_max_dbm"], v["rssi_avg_dbm"]) == (-90.0, -70.0, -80.0)
+    r = p.meters[WATER.key].reception
+    assert (r.rssi_min, r.rssi_max, r.rssi_mean) == (-90.0, -70.0, -80.0)
 
 
 def test_meters_beyond_the_limit_are_counted_and_dropped() -> None:
