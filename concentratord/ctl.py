@@ -141,6 +141,49 @@ def _meter(text: str) -> str:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def _percent(rate: Any) -> str:
+    return "-" if rate is None else f"{round(rate * 100)} %"
+
+
+def meter_sentence(row: dict[str, Any]) -> str:
+    """One meter as the installer reads it: "heard 12 times, last at ..., RSSI -71 dBm,
+    reception 97 % (good)"."""
+    rssi = row["rssi_dbm"]["last"]
+    rate = row["reception_rate"]
+    reception = "reception not known yet" if rate is None else f"reception {_percent(rate)}"
+    return (
+        f"{row['manufacturer']}:{row['id']} heard {row['telegrams']} times,"
+        f" last at {row['last_heard']}, RSSI {'-' if rssi is None else rssi} dBm,"
+        f" {reception} ({row['quality']}), decode {row['decode']}"
+    )
+
+
+def render_visible(result: Any) -> str:
+    """``visible``: one meter's sentence and figures, or the table of meters heard."""
+    if isinstance(result, dict) and "meters" not in result:
+        return meter_sentence(result) + "\n" + render_table(result)
+    rows = [
+        {
+            "id": r["id"],
+            "man": r["manufacturer"],
+            "tenant": r["tenant"] or "-",
+            "media": r["media"],
+            "telegrams": r["telegrams"],
+            "rssi": r["rssi_dbm"]["last"],
+            "mean": r["rssi_dbm"]["mean"],
+            "interval_s": r["interval_s"],
+            "reception": _percent(r["reception_rate"]),
+            "quality": r["quality"],
+            "decode": r["decode"],
+            "last_heard": r["last_heard"],
+        }
+        for r in result["meters"]
+    ]
+    others = result.get("others") or 0
+    tail = f"\n(and {others} meters of others)" if others else ""
+    return (render_table(rows) if rows else "(no meter heard)") + tail
+
+
 def render_table(result: Any) -> str:
     """A result as a human table: a list of rows, or key/value lines for an object."""
     if isinstance(result, dict):
@@ -207,7 +250,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ControlError as err:
         print(f"concentratorctl: {err}", file=sys.stderr)
         return 1
-    print(json.dumps(result, indent=2) if ns.json else render_table(result))
+    if ns.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(render_visible(result) if ns.command == "visible" else render_table(result))
     return 0
 
 

@@ -19,9 +19,10 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
+from protocols.backoff import Backoff
 from protocols.wmbus.link import FrameFormat
 from radio.frame import LinkMode, RadioFrame
-from radio.transport import Backoff, PortLostError, SerialPort, supervise
+from radio.transport import PortLostError, SerialPort, supervise
 
 log = logging.getLogger(__name__)
 

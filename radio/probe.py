@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
+from protocols.backoff import Backoff
 from radio.driver import ModuleDriver, ModuleError
 from radio.frame import LinkMode
 from radio.modules.registry import driver_class
-from radio.transport import Backoff
 
 log = logging.getLogger(__name__)
 

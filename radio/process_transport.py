@@ -21,7 +21,8 @@ import time
 import tty
 from collections.abc import Callable
 
-from radio.transport import Backoff, PortLostError, SerialPort
+from protocols.backoff import Backoff
+from radio.transport import PortLostError, SerialPort
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable
 
 import serial
 
+from protocols.backoff import Backoff
+
 log = logging.getLogger(__name__)
 
 
@@ -87,26 +89,6 @@ class SerialPort:
     def is_open(self) -> bool:
         """True while the port is open and has not failed."""
         return self._serial is not None
-
-
-class Backoff:
-    """Exponential backoff between reconnect attempts, reset after a success."""
-
-    def __init__(self, initial: float = 0.1, maximum: float = 5.0, factor: float = 2.0) -> None:
-        self.initial = initial
-        self.maximum = maximum
-        self.factor = factor
-        self._next = initial
-
-    def next_delay(self) -> float:
-        """The delay before the next attempt (and grow the one after)."""
-        delay = self._next
-        self._next = min(self._next * self.factor, self.maximum)
-        return delay
-
-    def reset(self) -> None:
-        """Start again from the initial delay."""
-        self._next = self.initial
 
 
 async def supervise(

@@ -25,6 +25,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from protocols.backoff import Backoff
 from uplink.codecs import Codec, JsonCodec
 from uplink.commands import Command, Reply
 from uplink.dispatch import CommandDispatcher
@@ -41,25 +42,6 @@ CommandHandler = Callable[[Command], Awaitable[Reply | None]]
 # CONNACK reason codes meaning "speak an older protocol": MQTT 5's 0x84, and 3.1.1's
 # return code 1, which paho reports as the same reason.
 _UNSUPPORTED_PROTOCOL = 0x84
-
-
-class Backoff:
-    """Reconnect delays: ``min_delay`` doubling up to ``max_delay``, each scaled by a random
-    factor in [0.5, 1) so that a fleet of gateways does not reconnect in step."""
-
-    def __init__(self, min_delay: float, max_delay: float, rng: random.Random) -> None:
-        self._min, self._max, self._rng = min_delay, max_delay, rng
-        self._next = min_delay
-
-    def reset(self) -> None:
-        """After a connection that came up: start again from the minimum."""
-        self._next = self._min
-
-    def next(self) -> float:
-        """The next delay in seconds."""
-        delay = self._next * (0.5 + self._rng.random() / 2)
-        self._next = min(self._next * 2, self._max)
-        return delay
 
 
 @dataclass
@@ -165,7 +147,7 @@ class MqttUplink:
     async def _supervise(self) -> None:
         """Connect, hold the connection until it drops, back off, and again."""
         s = self.settings
-        backoff = Backoff(s.reconnect_min_delay, s.reconnect_max_delay, self._rng)
+        backoff = Backoff(s.reconnect_min_delay, s.reconnect_max_delay, rng=self._rng)
         while True:
             outcome = await self._connect_once()
             if outcome == "downgrade":
@@ -174,7 +156,7 @@ class MqttUplink:
                 continue
             if outcome == "session":
                 backoff.reset()
-            wait = backoff.next()
+            wait = backoff.next_delay()
             log.info("uplink: reconnecting in %.1f s", wait)
             await asyncio.sleep(wait)
 

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from typing import ClassVar
 
+from protocols.backoff import Backoff
 from radio.driver import Event, Framer, ModuleDriver, ModuleInfo, TelegramEvent
 from radio.frame import LinkMode
 from radio.framing import (
@@ -35,7 +36,6 @@ from radio.framing import (
     Scan,
     manufacturer_plausible,
 )
-from radio.transport import Backoff
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
+from protocols.backoff import Backoff
 from radio.driver import Event, Framer, ModuleDriver, ModuleInfo, TelegramEvent
 from radio.frame import LinkMode
 from radio.process_transport import CMD_PREFIX, StableBackoff, open_source
-from radio.transport import Backoff, PortLostError
+from radio.transport import PortLostError
 
 log = logging.getLogger(__name__)
 

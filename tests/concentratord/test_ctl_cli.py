@@ -86,10 +86,44 @@ def test_json_option_prints_the_result_as_json(socket_path: Path) -> None:
     assert json.loads(ctl(socket_path, "--json", "meters").stdout) == rows
 
 
+ROW = {
+    "id": "76348799",
+    "manufacturer": "KAM",
+    "media": "cold water",
+    "tenant": "water",
+    "telegrams": 12,
+    "first_heard": "2026-12-01T10:00:00Z",
+    "last_heard": "2026-12-01T14:03:10Z",
+    "rssi_dbm": {"last": -71.0, "min": -75.0, "mean": -72.5, "max": -69.0},
+    "link_mode": "c1",
+    "decode": "ok",
+    "interval_s": 96.0,
+    "reception_rate": 0.97,
+    "quality": "good",
+}
+
+
 def test_visible_passes_the_serial(socket_path: Path) -> None:
-    daemon = FakeDaemon(socket_path, {"ok": True, "result": []})
+    daemon = FakeDaemon(socket_path, {"ok": True, "result": ROW})
     ctl(socket_path, "visible", "76348799")
     assert daemon.requests[0] == {"command": "visible", "args": {"serial": "76348799"}}
+
+
+def test_visible_serial_answers_in_one_sentence(socket_path: Path) -> None:
+    FakeDaemon(socket_path, {"ok": True, "result": ROW})
+    first = ctl(socket_path, "visible", "76348799").stdout.splitlines()[0]
+    assert first == (
+        "KAM:76348799 heard 12 times, last at 2026-12-01T14:03:10Z, RSSI -71.0 dBm,"
+        " reception 97 % (good), decode ok"
+    )
+
+
+def test_visible_lists_meters_with_reception_and_a_count_of_others(socket_path: Path) -> None:
+    FakeDaemon(socket_path, {"ok": True, "result": {"meters": [ROW], "others": 3}})
+    lines = ctl(socket_path, "visible").stdout.splitlines()
+    assert lines[0].split()[:4] == ["id", "man", "tenant", "media"]
+    assert "97 %" in lines[1] and "good" in lines[1]
+    assert lines[-1] == "(and 3 meters of others)"
 
 
 def test_refusal_is_reported_with_the_daemons_reason(socket_path: Path) -> None:

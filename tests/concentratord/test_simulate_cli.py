@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from protocols.backoff import Backoff
 from protocols.readout import telegram_fields
 from protocols.textformats import parse_keys
 from protocols.wmbus.decoder import TelegramDecoder
 from radio.frame import LinkMode
 from radio.modules.imst import Im871aDriver
-from radio.transport import Backoff
 
 BIN = Path(sys.executable).parent / "concentratord"
 

@@ -13,12 +13,12 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
+from protocols.backoff import Backoff
 from protocols.telegram import MeterAddress
 from protocols.wmbus.build import TelegramSpec, Tpl, build_telegram
 from radio.driver import ModuleDriver
 from radio.frame import LinkMode, RadioFrame
 from radio.sim.emulator import ModuleEmulator
-from radio.transport import Backoff
 
 D = TypeVar("D", bound=ModuleDriver)
 E = TypeVar("E", bound=ModuleEmulator)

@@ -10,12 +10,12 @@ from functools import partial
 
 import pytest
 
+from protocols.backoff import Backoff
 from radio.driver import ModuleError, ReplyEvent, TelegramEvent
 from radio.frame import LinkMode
 from radio.modules import amber
 from radio.modules.amber import Amb8465Driver, AmberFramer, command_frame, rssi_dbm, rssi_raw
 from radio.sim.amber import Amb8465Emulator
-from radio.transport import Backoff
 from tests.radio.helpers import (
     ALL_MODES,
     check_every_telegram_arrives,

@@ -9,13 +9,13 @@ import time
 
 import pytest
 
+from protocols.backoff import Backoff
 from protocols.readout import telegram_fields
 from protocols.wmbus.decoder import TelegramDecoder
 from radio.frame import LinkMode
 from radio.modules.registry import driver_class
 from radio.sim.field import Field, FieldConfig
 from radio.sim.registry import emulator_class
-from radio.transport import Backoff
 
 MODULES = ["im871a", "amb8465", "rc1180", "cul", "rtlwmbus", "rawtty"]
 # Kamstrup C1 meters only: every family hears C1.

@@ -9,10 +9,10 @@ from functools import partial
 
 import pytest
 
+from protocols.backoff import Backoff
 from radio.frame import LinkMode
 from radio.modules.imst import Im871aDriver, rssi_dbm, rssi_raw
 from radio.sim.imst import Im871aEmulator
-from radio.transport import Backoff
 from tests.radio.helpers import (
     ALL_MODES,
     check_kept_during_configuration,

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from protocols.backoff import Backoff
 from radio.frame import LinkMode
 from radio.modules.rtlwmbus import RtlWmbusDriver
 from radio.process_transport import StableBackoff
 from radio.sim.rtlwmbus import RtlWmbusEmulator, rtl_line
-from radio.transport import Backoff
 from tests.radio.helpers import (
     ALL_MODES,
     check_kept_during_configuration,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from protocols.backoff import Backoff
 from protocols.readout import telegram_fields
 from protocols.wmbus.build import build_telegram
 from protocols.wmbus.decoder import TelegramDecoder
@@ -23,7 +24,6 @@ from radio.sim.imst import Im871aEmulator
 from radio.sim.kinds import KINDS, SAMPLE_RAW, EllTemplate, reference_spec
 from radio.sim.runner import FieldRunner, ScheduleSource
 from radio.sim.schedule import load_schedule, save_schedule
-from radio.transport import Backoff
 
 ALL_KINDS = {"water": 0.4, "heat": 0.15, "pressure": 0.15, "electricity": 0.15, "oms_water": 0.15}
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from protocols.backoff import Backoff
 from tests.mqtt_broker import MosquittoBroker, Subscriber, make_uplink
 from uplink import MqttUplink, NotConnectedError, PublishTimeoutError
-from uplink.client import Backoff
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE = "concentratord/gateway/gw-0001/state"
@@ -145,12 +145,12 @@ def test_reconnects_after_broker_restart_and_publishes_online_again(
 
 
 def test_backoff_doubles_up_to_the_maximum_with_jitter() -> None:
-    backoff = Backoff(1.0, 8.0, random.Random(7))
-    delays = [backoff.next() for _ in range(6)]
+    backoff = Backoff(1.0, 8.0, rng=random.Random(7))
+    delays = [backoff.next_delay() for _ in range(6)]
     bases = [1, 2, 4, 8, 8, 8]
     assert all(base / 2 <= d < base for d, base in zip(delays, bases, strict=True))
     backoff.reset()
-    assert backoff.next() < 1.0
+    assert backoff.next_delay() < 1.0
 
 
 def test_clean_stop_leaves_retained_offline_state(broker: MosquittoBroker) -> None:
