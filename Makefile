@@ -18,7 +18,7 @@ SHELL := /bin/bash
 VENV            := .venv
 PY              := $(VENV)/bin/python
 STAMP           := $(VENV)/.concentratord-installed
-APT_PACKAGES    := python3-venv mosquitto mosquitto-clients
+APT_PACKAGES    := python3-venv mosquitto mosquitto-clients chromium chromium-driver
 PYTHON          ?= python3
 FUZZ_ITERATIONS ?= 1000000
 
@@ -36,7 +36,8 @@ help:
 setup: system-deps $(STAMP)
 
 # Debian packages: python3-venv (for `python3 -m venv`), mosquitto and mosquitto-clients
-# (the tests start a real broker). apt-get update + install only when one is missing;
+# (the tests start a real broker), chromium and chromium-driver (the web page's browser
+# tests). apt-get update + install only when one is missing;
 # without root (or without dpkg) apt is skipped with a message, never silently.
 system-deps:
 	@missing=""; \

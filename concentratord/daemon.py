@@ -535,11 +535,18 @@ class Daemon:
         }
 
 
-def _matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
-    exact = {p for p in patterns if is_exact(p)}
-    wild = [p for p in patterns if p not in exact]
+def _matcher(patterns: tuple[str, ...]) -> Callable[[str, str | None], bool]:
+    # Exact ids in a set (30,000 listed meters), wildcards one by one; "KAM:ID" templates
+    # also name the manufacturer (concentratord/config/meters.py).
+    exact_ids = {p for p in patterns if ":" not in p and is_exact(p)}
+    exact_keys = {p for p in patterns if ":" in p and is_exact(p)}
+    wild = [p for p in patterns if not is_exact(p)]
 
-    def owns(meter_id: str) -> bool:
-        return meter_id in exact or any(matches(p, meter_id) for p in wild)
+    def owns(meter_id: str, manufacturer: str | None) -> bool:
+        if meter_id in exact_ids or any(matches(p, meter_id, manufacturer) for p in wild):
+            return True
+        if manufacturer is not None:
+            return f"{manufacturer}:{meter_id}" in exact_keys
+        return any(matches(p, meter_id) for p in exact_keys)
 
     return owns

@@ -115,7 +115,8 @@ class Tenant:
     name: str
     keys: Mapping[str, bytes]  # read-only here: concentratord.keystore is the only writer
     raw: bool = False  # forward encrypted telegrams; the gateway holds no keys
-    meters: Callable[[str], bool] = lambda _meter_id: True
+    # Whether a meter (id, manufacturer or None for "some manufacturer") is this tenant's.
+    meters: Callable[[str, str | None], bool] = lambda _meter_id, _manufacturer: True
     decoder: TelegramDecoder = field(init=False)
 
     def __post_init__(self) -> None:
@@ -196,11 +197,15 @@ class Pipeline:
         self._tenant_of: dict[str, Tenant | None] = {}
         self._restored: dict[str, frozenset[str]] = {}  # flags of meters not heard yet
 
-    def tenant_for(self, meter_id: str) -> Tenant | None:
-        """The tenant whose meter this is (first match), cached."""
-        if meter_id not in self._tenant_of:
-            self._tenant_of[meter_id] = next((t for t in self.tenants if t.meters(meter_id)), None)
-        return self._tenant_of[meter_id]
+    def tenant_for(self, meter_id: str, manufacturer: str | None = None) -> Tenant | None:
+        """The tenant whose meter this is (first match), cached; without ``manufacturer``,
+        the tenant of that id of some manufacturer (the priority list and keys name ids)."""
+        key = f"{manufacturer}:{meter_id}" if manufacturer is not None else meter_id
+        if key not in self._tenant_of:
+            self._tenant_of[key] = next(
+                (t for t in self.tenants if t.meters(meter_id, manufacturer)), None
+            )
+        return self._tenant_of[key]
 
     def process(self, frame: RadioFrame) -> Outcome:
         """Run one frame through the pipeline."""
@@ -234,7 +239,7 @@ class Pipeline:
             return Outcome(repeat=True, meter=state)
         reception = state.reception
         reception.heard(frame.timestamp, frame.rssi_dbm, frame.link_mode.value)
-        tenant = self.tenant_for(meter_id)
+        tenant = self.tenant_for(meter_id, address.manufacturer)
         if tenant is None:
             # Not decoded: the gateway holds no key of a meter that is no tenant's.
             self.counters.unassigned += 1
@@ -272,7 +277,7 @@ class Pipeline:
             # Flags stored under MAN:ID; a store of an earlier version kept them by id alone.
             restored = self._restored.pop(key, None)
             state.flags = restored if restored is not None else self._restored.pop(meter_id, None)
-            tenant = self.tenant_for(meter_id)
+            tenant = self.tenant_for(meter_id, manufacturer)
             state.tenant = tenant.name if tenant else None
             self.meters[key] = state
         return state
@@ -342,7 +347,7 @@ class Pipeline:
             manufacturer, _, meter_id = key.partition(":")
             if key in self.meters or len(self.meters) >= self.max_meters:
                 continue
-            tenant = self.tenant_for(meter_id)
+            tenant = self.tenant_for(meter_id, manufacturer)
             name = tenant.name if tenant is not None else None
             self.meters[key] = MeterState(meter_id, manufacturer, name, device_type, reception)
             restored += 1

@@ -14,9 +14,13 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from concentratord.config import ConfigError, load_config
+from concentratord.config import Config, ConfigError, load_config
+
+if TYPE_CHECKING:  # imported when run, so that `concentratord --help` starts fast
+    from concentratord.daemon import Daemon
+    from concentratord.web import WebServer
 
 log = logging.getLogger("concentratord")
 
@@ -85,6 +89,7 @@ async def _run(config_file: str, show_status: bool) -> int:
         await control.start()
     except OSError as err:
         log.warning("control socket %s not available: %s", config.control.socket, err)
+    web = await _start_web(config, daemon)
     notify("READY=1")
     log.info("concentratord %s running as gateway %s", config.gateway.profile, config.gateway.id)
     watchdog_s = int(os.environ.get("WATCHDOG_USEC", "0")) / 2e6
@@ -96,9 +101,29 @@ async def _run(config_file: str, show_status: bool) -> int:
         if show_status:
             print(status_line(await daemon.status()), file=sys.stderr, flush=True)
     notify("STOPPING=1")
+    if web is not None:
+        await web.stop()
     await control.stop()
     await daemon.stop()
     return 0
+
+
+async def _start_web(config: Config, daemon: Daemon) -> WebServer | None:
+    """The web page and API when ``[web]`` is configured. One that cannot start (a token
+    file unreadable, the port taken) is logged and left off: collection goes on."""
+    if config.web is None:
+        return None
+    from concentratord.web import TokenFileError, WebServer
+
+    web = WebServer(config.web, daemon.visibility, daemon.tap, daemon.state.started)
+    try:
+        await web.start()
+    except (TokenFileError, OSError) as err:
+        log.error("web server not started: %s", err)
+        await web.stop()
+        return None
+    log.info("web page and API on %s", web.url)
+    return web
 
 
 def _notifier() -> Any:

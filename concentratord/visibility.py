@@ -31,6 +31,14 @@ MAX_BLOB_BYTES = 64 * 1024 * 1024
 class AmbiguousMeterError(LookupError):
     """An id heard from more than one manufacturer: name it ``MAN:ID``."""
 
+    def __init__(self, serial: str, manufacturers: list[str]) -> None:
+        self.serial = serial
+        self.manufacturers = manufacturers
+        super().__init__(
+            f"meter {serial} is heard from {len(manufacturers)} manufacturers"
+            f" ({', '.join(manufacturers)}): name one as MAN:{serial.upper()}"
+        )
+
 
 def row_of(state: MeterState, now: float, good_rate: float) -> dict[str, Any]:
     """One meter's row: the contract of docs/visibility.md (and the web API)."""
@@ -104,11 +112,7 @@ class Visibility:
         if not found:
             return None
         if len(found) > 1:
-            makers = ", ".join(sorted(s.manufacturer for s in found))
-            raise AmbiguousMeterError(
-                f"meter {serial} is heard from {len(found)} manufacturers ({makers}):"
-                f" name one as MAN:{wanted}"
-            )
+            raise AmbiguousMeterError(serial, sorted(s.manufacturer for s in found))
         return row_of(found[0], self.clock(), self.good_rate)
 
     def others(self, tenant: str | None) -> int:

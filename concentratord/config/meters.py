@@ -5,6 +5,11 @@ hex digits tolerated as in keys files), compared upper-case. A pattern is an id 
 ``?`` for any one digit (``7634??01``), or a prefix followed by one trailing ``*``
 (``7634*``; ``*`` alone takes every meter). Both forms are normalised to an 8-character
 template with ``?`` wildcards, which makes overlap between two patterns a per-position test.
+
+Ids are unique per manufacturer only, so a pattern may name the manufacturer too:
+``KAM:7634*`` takes Kamstrup's meters 7634xxxx and not another maker's meter of the same
+id (``KAM:*``: every Kamstrup meter). Without a manufacturer a pattern takes that id of
+every manufacturer, as before.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from dataclasses import dataclass
 
 ID_LEN = 8
 _ID = re.compile(r"[0-9A-F]{8}")
-_PATTERN = re.compile(r"[0-9A-F?]{8}|[0-9A-F]{0,7}\*")
+_PATTERN = re.compile(r"(?:([A-Z@]{3}):)?([0-9A-F?]{8}|[0-9A-F]{0,7}\*)")
 
 
 def normalise_id(value: str) -> str:
@@ -27,31 +32,49 @@ def normalise_id(value: str) -> str:
 
 
 def normalise_pattern(value: str) -> str:
-    """A meter id or pattern as an 8-character template (``?`` = any digit)."""
+    """A meter id or pattern as an 8-character template (``?`` = any digit), after
+    ``MAN:`` when it names a manufacturer."""
     text = value.strip().upper()
-    if not _PATTERN.fullmatch(text):
+    m = _PATTERN.fullmatch(text)
+    if m is None:
         raise ValueError(
             f"meter must be 8 digits, 8 characters with '?' wildcards, or a prefix "
-            f"followed by '*', got {value!r}"
+            f"followed by '*', optionally after a manufacturer (KAM:...), got {value!r}"
         )
-    if text.endswith("*"):
-        return text[:-1].ljust(ID_LEN, "?")
-    return text
+    manufacturer, ids = m.groups()
+    template = ids[:-1].ljust(ID_LEN, "?") if ids.endswith("*") else ids
+    return f"{manufacturer}:{template}" if manufacturer else template
+
+
+def split(template: str) -> tuple[str | None, str]:
+    """A normalised template's manufacturer (None: any) and its 8-character id template."""
+    manufacturer, _, ids = template.rpartition(":")
+    return manufacturer or None, ids
 
 
 def is_exact(template: str) -> bool:
-    """Whether a normalised template names exactly one meter."""
-    return "?" not in template
+    """Whether a normalised template names exactly one meter id (of one manufacturer, or
+    that id of every manufacturer)."""
+    return "?" not in split(template)[1]
 
 
 def overlaps(a: str, b: str) -> bool:
-    """Whether two normalised templates match at least one common meter id."""
-    return all(x == y or x == "?" or y == "?" for x, y in zip(a, b, strict=True))
+    """Whether two normalised templates match at least one common meter."""
+    (man_a, ids_a), (man_b, ids_b) = split(a), split(b)
+    if man_a is not None and man_b is not None and man_a != man_b:
+        return False
+    return all(x == y or x == "?" or y == "?" for x, y in zip(ids_a, ids_b, strict=True))
 
 
-def matches(template: str, meter_id: str) -> bool:
-    """Whether a normalised template matches an (upper-case) meter id."""
-    return len(meter_id) == ID_LEN and overlaps(template, meter_id)
+def matches(template: str, meter_id: str, manufacturer: str | None = None) -> bool:
+    """Whether a normalised template matches an (upper-case) meter id of ``manufacturer``
+    (None: of some manufacturer, the template's if it names one)."""
+    wanted, ids = split(template)
+    if wanted is not None and manufacturer is not None and wanted != manufacturer:
+        return False
+    return len(meter_id) == ID_LEN and all(
+        x == y or x == "?" for x, y in zip(ids, meter_id, strict=True)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +91,11 @@ def find_overlap(
     """The first pair of templates of two different tenants that share a meter, if any.
 
     ``claims`` gives each tenant's name and normalised templates, in file order; the second
-    element of the pair is the later claim. Exact ids are checked through a dict and only
-    wildcards pairwise, so 30,000 exact ids across tenants cost one pass.
+    element of the pair is the later claim. Exact ids are checked through a dict (by id:
+    ``76348799`` and ``KAM:76348799`` share it) and only wildcards pairwise, so 30,000
+    exact ids across tenants cost one pass.
     """
-    exact: dict[str, Owner] = {}
+    exact: dict[str, list[Owner]] = {}
     wild: list[Owner] = []
     for tenant, templates in claims:
         mine_exact: list[Owner] = []
@@ -79,23 +103,26 @@ def find_overlap(
         for template in templates:
             owner = Owner(tenant, template)
             if is_exact(template):
-                other = exact.get(template)
-                if other is not None:
-                    return other, owner
-                other = next((w for w in wild if matches(w.template, template)), None)
+                same_id = exact.get(split(template)[1], [])
+                other = next((e for e in same_id if overlaps(e.template, template)), None)
+                if other is None:
+                    other = next((w for w in wild if overlaps(w.template, template)), None)
                 if other is not None:
                     return other, owner
                 mine_exact.append(owner)
             else:
                 other = next((w for w in wild if overlaps(w.template, template)), None)
-                if other is not None:
-                    return other, owner
-                other = next((e for e in exact.values() if matches(template, e.template)), None)
+                if other is None:
+                    other = next(
+                        (e for es in exact.values() for e in es if overlaps(template, e.template)),
+                        None,
+                    )
                 if other is not None:
                     return other, owner
                 mine_wild.append(owner)
         # A tenant's own entries may overlap each other ("7634*" and "76341234"): only
         # claims of different tenants conflict, so they join the pool after the tenant.
-        exact.update((o.template, o) for o in mine_exact)
+        for o in mine_exact:
+            exact.setdefault(split(o.template)[1], []).append(o)
         wild.extend(mine_wild)
     return None

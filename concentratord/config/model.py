@@ -43,7 +43,8 @@ def tenant_key(index: int) -> str:
 
 
 def display(template: str) -> str:
-    """A normalised meter template as an operator writes it (``7634????`` -> ``7634*``)."""
+    """A normalised meter template as an operator writes it (``7634????`` -> ``7634*``,
+    ``KAM:7634????`` -> ``KAM:7634*``)."""
     stem = template.rstrip("?")
     return template if stem == template else stem + "*"
 
@@ -224,21 +225,14 @@ class Config(Section):
             reply_prefix=uplink.reply_prefix,
         )
 
-    @cached_property
-    def meter_owners(self) -> dict[str, TenantConfig]:
-        """The tenant of each meter listed by its exact id."""
-        return {m: t for t in self.tenants for m in t.meters if is_exact(m)}
-
-    def tenant_for(self, meter_id: str) -> TenantConfig | None:
+    def tenant_for(self, meter_id: str, manufacturer: str | None = None) -> TenantConfig | None:
         """The tenant a meter belongs to, or None when it belongs to no tenant.
 
-        Tenants never overlap (checked at load), so the first match is the only one.
+        Without ``manufacturer``: the tenant of that id of some manufacturer. Tenants never
+        overlap (checked at load), so the first match is the only one.
         """
         meter = meter_id.upper()
-        owner = self.meter_owners.get(meter)
-        if owner is not None:
-            return owner
         for tenant in self.tenants:
-            if any(not is_exact(m) and matches(m, meter) for m in tenant.meters):
+            if any(matches(m, meter, manufacturer) for m in tenant.meters):
                 return tenant
         return None

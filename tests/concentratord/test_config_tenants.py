@@ -250,3 +250,33 @@ def test_single_bracket_tenant_table_refused_with_a_hint(tmp_path: Path) -> None
 def test_tenant_with_no_meters_refused(tmp_path: Path) -> None:
     path = shared(tmp_path, tenant("water", []))
     assert error_of(path) == f"{path}: tenant[1].meters: must not be empty"
+
+
+def test_a_pattern_may_name_the_manufacturer(tmp_path: Path) -> None:
+    path = shared(tmp_path, tenant("water", ["KAM:7634*"]), tenant("gas", ["ELS:76348799"]))
+    config = load_config(path)
+    assert config.tenants[0].meters == ("KAM:7634????",)
+    assert config.tenant_for("76341234", "KAM") is config.tenants[0]
+    assert config.tenant_for("76341234", "DME") is None
+    assert config.tenant_for("76348799", "ELS") is config.tenants[1]
+
+
+def test_one_id_of_two_manufacturers_may_belong_to_two_tenants(tmp_path: Path) -> None:
+    path = shared(tmp_path, tenant("water", ["KAM:76348799"]), tenant("heat", ["DME:76348799"]))
+    config = load_config(path)
+    assert config.tenant_for("76348799", "KAM") is config.tenants[0]
+    assert config.tenant_for("76348799", "DME") is config.tenants[1]
+
+
+def test_an_id_without_manufacturer_overlaps_that_id_of_every_manufacturer(
+    tmp_path: Path,
+) -> None:
+    path = shared(tmp_path, tenant("water", ["76348799"]), tenant("heat", ["DME:7634*"]))
+    assert error_of(path) == (
+        f"{path}: tenant[2].meters: meter 76348799 in both tenant 'water' and tenant 'heat'"
+    )
+
+
+def test_a_manufacturer_must_be_three_letters(tmp_path: Path) -> None:
+    path = shared(tmp_path, tenant("water", ["KAMX:7634*"]))
+    assert "optionally after a manufacturer" in error_of(path)

@@ -128,7 +128,7 @@ def test_wrong_key_is_counted_per_meter_and_produces_no_reading() -> None:
 
 
 def test_meter_of_no_tenant_is_heard_but_not_decoded() -> None:
-    p = Pipeline([Tenant("utility", {}, meters=lambda m: m.startswith("1"))])
+    p = Pipeline([Tenant("utility", {}, meters=lambda m, _man: m.startswith("1"))])
     outcome = p.process(frame(1))
     assert outcome.reading is None
     assert p.counters.unassigned == 1
@@ -146,8 +146,8 @@ def test_tenants_see_only_their_meters() -> None:
     other = MeterAddress("KAM", "11111111", 0x1B, 0x16)
     p = Pipeline(
         [
-            Tenant("a", {WATER.id: KEY}, meters=lambda m: m == WATER.id),
-            Tenant("b", {other.id: KEY}, meters=lambda m: m == other.id),
+            Tenant("a", {WATER.id: KEY}, meters=lambda m, _man: m == WATER.id),
+            Tenant("b", {other.id: KEY}, meters=lambda m, _man: m == other.id),
         ]
     )
     ra = p.process(frame(1, meter=WATER)).reading

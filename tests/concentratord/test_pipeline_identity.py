@@ -73,3 +73,13 @@ def test_flags_stored_by_identity_are_restored_to_that_meter_only() -> None:
     abc = p.process(frame(ABC, K2, 2000))
     assert p.meters["KAM:12345678"].flags == frozenset({"LEAK"})
     assert abc.alarm is None
+
+
+def test_tenants_may_split_one_id_by_manufacturer() -> None:
+    water = Tenant("water", {"12345678": K1}, meters=lambda _id, man: man == "KAM")
+    gas = Tenant("gas", {"12345678": K2}, meters=lambda _id, man: man == "ABC")
+    p = Pipeline([water, gas])
+    kam, abc = p.process(frame(KAM, K1, 10)), p.process(frame(ABC, K2, 20))
+    assert (p.meters[KAM.key].tenant, p.meters[ABC.key].tenant) == ("water", "gas")
+    assert kam.reading is not None and kam.reading.tenant == "water"
+    assert abc.reading is not None and abc.reading.tenant == "gas"
