@@ -10,7 +10,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import daemon_field, decode_throughput, disk, radio_rate, uplink_bytes
+from bench import (
+    daemon_field,
+    decode_throughput,
+    disk,
+    radio_rate,
+    uplink_bytes,
+    visibility_cost,
+)
 
 SCENARIOS: dict[str, Callable[[], dict[str, Any]]] = {
     "decode": decode_throughput.main,
@@ -20,6 +27,7 @@ SCENARIOS: dict[str, Callable[[], dict[str, Any]]] = {
     "field": daemon_field.field_main,
     "alarm_latency": daemon_field.alarm_latency_main,
     "drain": daemon_field.drain_main,
+    "visibility": visibility_cost.main,
 }
 
 

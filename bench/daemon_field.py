@@ -65,6 +65,9 @@ GOAL_DRAIN_S = 60.0
 DRAIN_DAYS = 7
 DRAIN_RATE: float | None = None  # None: the configured default uplink.backlog_rate
 HOUR = 3600.0
+WEB_PORT = 18_080  # loopback: the web API's answer for the full list is timed
+WEB_TOKEN = "bench-token-0123456789abcdef"
+API_CALLS = 5
 # 2027-01-01T00:05:00Z: a gateway clock at five past an hour keeps snapshots out of the run.
 SIM_ORIGIN = 1_798_761_900.0
 
@@ -108,6 +111,13 @@ socket = "{workdir}/state/control.sock"
 
 [control.user]
 users = [{os.getuid()}]
+
+[web]
+listen = "127.0.0.1:{WEB_PORT}"
+
+[[web.token]]
+name = "bench"
+token = "{WEB_TOKEN}"
 """
     path = workdir / "concentratord.toml"
     path.write_text(text)
@@ -252,6 +262,8 @@ def _field_run() -> dict[str, Any]:
         cpu = _cpu_s(daemon.pid) - cpu0
         wall = time.monotonic() - wall0
         hwm_kb = _status_kb(daemon.pid, "VmHWM")
+        api_ms, api_bytes, api_meters = _time_api()
+        hwm_after_api_kb = _status_kb(daemon.pid, "VmHWM")
         time.sleep(1.0)  # the last alarms' events are on their way
         queue = _queue(WORK / "state" / "control.sock") or {}
     finally:
@@ -271,6 +283,10 @@ def _field_run() -> dict[str, Any]:
         "cpu_s": round(cpu, 2),
         "cpu_share_of_one_core": round(cpu / wall, 4),
         "peak_rss_mb": round(hwm_kb / 1024, 1),
+        "api_list_ms": api_ms,
+        "api_list_bytes": api_bytes,
+        "api_list_meters": api_meters,
+        "peak_rss_after_api_mb": round(hwm_after_api_kb / 1024, 1),
         "alarms_written": len(written),
         "alarms_received": len(latencies),
         "latency_ms": latencies,
@@ -279,6 +295,24 @@ def _field_run() -> dict[str, Any]:
     }
     shutil.rmtree(WORK, ignore_errors=True)
     return result
+
+
+def _time_api() -> tuple[list[float], int, int]:
+    """``GET /api/v1/meters`` (every meter) :data:`API_CALLS` times: milliseconds each, the
+    body's size and its meter count."""
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{WEB_PORT}/api/v1/meters",
+        headers={"Authorization": f"Bearer {WEB_TOKEN}"},
+    )
+    times, body = [], b""
+    for _ in range(API_CALLS):
+        t0 = time.monotonic()
+        with urllib.request.urlopen(request, timeout=60) as response:
+            body = response.read()
+        times.append(round((time.monotonic() - t0) * 1000, 1))
+    return times, len(body), len(json.loads(body)["meters"])
 
 
 def _field_cached() -> dict[str, Any]:
@@ -301,7 +335,9 @@ def field_main() -> dict[str, Any]:
         f"field: {run['meters']} meters, {run['telegrams_per_s']} telegrams/s: daemon CPU "
         f"{100 * run['cpu_share_of_one_core']:.1f}% of one core over {run['measured_s']} s "
         f"(goal < {100 * GOAL_CPU:.0f}%), peak RSS {run['peak_rss_mb']} MB "
-        f"(goal < {GOAL_RSS_MB:.0f} MB)",
+        f"(goal < {GOAL_RSS_MB:.0f} MB); web API full list of {run['api_list_meters']} meters "
+        f"({run['api_list_bytes'] / 1e6:.1f} MB): median {statistics.median(run['api_list_ms'])} ms"
+        f" of {run['api_list_ms']}, peak RSS after it {run['peak_rss_after_api_mb']} MB",
         flush=True,
     )
     out = {k: v for k, v in run.items() if k != "latency_ms"}

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 CHECK_S = 30.0  # gateway seconds between looks for silent meters
 # Gateway seconds between saves of the statistics: they are judged over hours, so a power
-# cut loses little, and a save of 30,000 meters (about 1.5 MB) is not worth more often on
+# cut loses little, and a save of 30,000 meters (about 0.4 MB) is not worth more often on
 # flash storage.
 SAVE_S = 6 * 3600.0
 BLOB_NAME = "reception"

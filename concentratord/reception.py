@@ -1,10 +1,10 @@
 """How well the gateway hears one meter: counts, signal, its transmission interval and the
 share of its telegrams received (docs/visibility.md).
 
-Pure: every method takes the time it is asked about. Kept small per meter (about 300 bytes)
-because a gateway tracks up to 30,000 of them: the signal as running figures, the
-interval from the last :data:`GAPS` gaps between telegrams, and the telegrams of the window
-counted in :data:`BUCKETS` buckets rather than one timestamp each.
+Pure: every method takes the time it is asked about. Kept small per meter (under 600
+bytes, bench/visibility_cost.py) because a gateway tracks up to 30,000 of them: the signal
+as running figures, the interval from the last :data:`GAPS` gaps between telegrams, and the
+telegrams of the window counted in :data:`BUCKETS` buckets rather than one timestamp each.
 
 The interval is robust to lost telegrams: a gap spans one or more intervals, so each gap is
 divided by its number of intervals (its ratio to the shortest gap, rounded) and the median
@@ -31,6 +31,7 @@ MIN_GAP_S = 1.0
 # The telegram due after the last one heard is not counted as missing before this many
 # intervals have passed (jitter, and the one being received now).
 GRACE_INTERVALS = 1.5
+BUCKET_MAX = 65_535  # telegrams a bucket counts (a telegram a second for 18 h)
 
 
 def _gap_array() -> array[float]:
@@ -38,7 +39,7 @@ def _gap_array() -> array[float]:
 
 
 def _bucket_array() -> array[int]:
-    return array("I", bytes(4 * BUCKETS))
+    return array("H", bytes(2 * BUCKETS))  # 16 bits: a bucket counts at most BUCKET_MAX
 
 
 @dataclass(slots=True)
@@ -83,8 +84,11 @@ class Reception:
             self.rssi_max = rssi_dbm if self.rssi_max is None else max(self.rssi_max, rssi_dbm)
             self.rssi_sum += rssi_dbm
             self.rssi_count += 1
-        self._advance(int(when // self.bucket_s))
-        self.buckets[int(when // self.bucket_s) % BUCKETS] += 1
+        bucket = int(when // (self.window_s / BUCKETS))
+        self._advance(bucket)
+        slot = bucket % BUCKETS
+        if self.buckets[slot] < BUCKET_MAX:
+            self.buckets[slot] += 1
 
     def _add_gap(self, gap: float) -> None:
         if len(self.gaps) < GAPS:
@@ -180,7 +184,7 @@ class Reception:
         try:
             (first, last, telegrams, r_last, r_min, r_max, r_sum, r_count) = data[:8]
             link_mode, decode, interval, buckets, bucket, silent = data[8:14]
-            bucket_array = array("I", (int(n) for n in buckets))
+            bucket_array = array("H", (min(int(n), BUCKET_MAX) for n in buckets))
             out = cls(
                 window_s,
                 float(first),

@@ -6,7 +6,8 @@
 #   2. concentratord simulate: ${DEMO_METERS:-200} meters behind an emulated iM871A on a pty,
 #      time running ${DEMO_SPEED:-60}x (an hour a minute)
 #   3. concentratord run: the gateway, 5-minute values for 5 priority meters (every 5 s at
-#      60x), hourly values for all (every minute), alarms at once
+#      60x), hourly values for all (every minute), alarms at once; the installer's page on
+#      http://127.0.0.1:${DEMO_WEB_PORT:-8080}/
 #
 # Watch the broker in another terminal:
 #   mosquitto_sub -h 127.0.0.1 -p 1883 -t 'concentratord/#' -v
@@ -19,6 +20,9 @@ PORT="${DEMO_MQTT_PORT:-1883}"
 METERS="${DEMO_METERS:-200}"
 SPEED="${DEMO_SPEED:-60}"
 DEMO="$PWD/.demo"
+WEB_PORT="${DEMO_WEB_PORT:-8080}"
+# The demo's web token: loopback only, shown below so the page can be opened at once.
+WEB_TOKEN="demo-installer-token-0001"
 
 if [[ ! -x "$BIN/concentratord" ]]; then
     echo "run-demo: $BIN/concentratord not found: run 'make setup' first" >&2
@@ -85,9 +89,17 @@ path = "$DEMO/state/store.sqlite"
 
 [control]
 socket = "$DEMO/state/control.sock"
+
+[web]
+listen = "127.0.0.1:$WEB_PORT"
+
+[[web.token]]
+name = "demo-installer"
+token = "$WEB_TOKEN"
 TOML
 
 echo "run-demo: $METERS simulated meters at ${SPEED}x; watch the broker with:" >&2
 echo "    mosquitto_sub -h 127.0.0.1 -p $PORT -t 'concentratord/#' -v" >&2
 echo "run-demo: control socket: $BIN/concentratorctl --socket $DEMO/state/control.sock meters" >&2
+echo "run-demo: installer's page: http://127.0.0.1:$WEB_PORT/ (token $WEB_TOKEN)" >&2
 "$BIN/concentratord" run --config "$DEMO/concentratord.toml" --status

@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from concentratord.ctl import ControlError
 from radio.sim.field import DEFAULT_EPOCH, Field, FieldConfig, Transmission
 from radio.sim.imst import Im871aEmulator
 from radio.sim.runner import FieldRunner
@@ -52,6 +53,7 @@ LOSS = [0.0, 0.0, 0.0, 0.2, 0.2, 0.2, 0.5, 0.5, 0.5]  # the tenth meter goes sil
 MEAN_RSSI = [-58.0, -66.0, -74.0, -61.0, -79.0, -88.0, -70.0, -84.0, -93.0, -72.0]
 GOOD_RATE = 0.7
 SILENT_AFTER = 4
+STATS_EVERY_S = 60  # gateway seconds: event/stats every 3 s of real time
 OPERATOR = "operator-token-0123456789abcdef"
 WATER_TOKEN = "water-token-0123456789abcdef"
 MIN_SENT = 90  # telegrams per meter before reception figures are compared
@@ -163,6 +165,7 @@ def _config(
         f'[control]\nsocket = "{files.socket}"\n'
         f"user = {{ users = [{os.getuid()}] }}\nsuperuser = {{ users = [{os.getuid()}] }}\n"
         f"[visibility]\ngood_reception_rate = {GOOD_RATE}\nsilent_after = {SILENT_AFTER}\n"
+        f"stats_interval = {STATS_EVERY_S}\n"
         f'[web]\nlisten = "127.0.0.1:{web_port}"\n'
         f'[[web.token]]\nname = "operator"\ntoken = "{OPERATOR}"\n'
         f'[[web.token]]\nname = "water-installer"\ntoken = "{WATER_TOKEN}"\ntenant = "water"\n'
@@ -450,3 +453,38 @@ def test_the_page_answers_and_the_placement_view_follows_the_live_field(
         bands = sum(int(page.find_element("id", f"band-{b}").text) for b in BANDS)
         assert bands == len(run.meters)
         screenshot(page, tmp_path, "daemon-placement-updated")
+
+
+def test_stats_go_to_each_tenant_with_its_reception(run: Run) -> None:
+    def stats() -> list[dict[str, Any]]:
+        return [d for d in run.collector.docs("event/stats") if d.get("reception")]
+
+    wait_until(lambda: bool(stats()), 20.0, "an event/stats document", run.daemon)
+    doc = stats()[-1]
+    reception = doc["reception"]
+    assert reception["meters"] == len(run.water)
+    assert reception["good"] + reception["poor"] + reception["unknown"] == reception["meters"]
+    assert doc["counters"]["frames"] > 0 and doc["uptime_s"] > 0
+
+
+# -- last: a restart -----------------------------------------------------------------------
+
+
+def test_statistics_survive_a_restart(run: Run) -> None:
+    meter = run.meters[0]
+    before = run.daemon.control("visible", {"serial": meter})
+    run.daemon.stop()
+    run.daemon.start()
+
+    def answers() -> bool:
+        try:
+            run.daemon.control("status")
+        except ControlError:
+            return False
+        return True
+
+    wait_until(answers, 30.0, "the restarted daemon's control socket", run.daemon)
+    after = run.daemon.control("visible", {"serial": meter})
+    assert after["first_heard"] == before["first_heard"]
+    assert after["telegrams"] >= before["telegrams"]
+    assert after["interval_s"] == pytest.approx(before["interval_s"], rel=0.05)
