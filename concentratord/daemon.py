@@ -242,7 +242,7 @@ class Daemon:
         )
         commands = HeadEndCommands(
             tenant,
-            status=self.status,
+            status=lambda: self.tenant_status(tenant),
             store=self.store,
             publisher=publisher,
             priority=self.priority,
@@ -399,7 +399,7 @@ class Daemon:
         assert self.watch is not None
         uptime = int(self.clock() - self.state.started)
         await self.watch.publish_stats(
-            [t.name for t in self.config.tenants], uptime, self.counters()
+            [t.name for t in self.config.tenants], uptime, self.tenant_counters
         )
 
     async def _store_alarm(self, event: AlarmEvent) -> None:
@@ -455,6 +455,39 @@ class Daemon:
             out["radio_reconnects"] = self.driver.counters.reconnects
             out["radio_bad_frames"] = self.driver.counters.bad_frames
         return out
+
+    def tenant_counters(self, tenant: str) -> dict[str, int]:
+        """One tenant's counters: its own meters' telegrams and outcomes, its publisher's
+        figures; nothing of another tenant's (docs/uplink.md, "stats")."""
+        c = self.pipeline.tenant_counters[tenant]
+        out = {
+            "frames": c.frames,
+            "readings": c.readings,
+            "repeats": c.repeats,
+            "decode_errors": c.decode_errors,
+            "no_key": c.no_key,
+            "wrong_key": c.wrong_key,
+            "alarms": c.alarms,
+            "meters": sum(1 for m in self.pipeline.meters.values() if m.tenant == tenant),
+        }
+        publisher = self.publishers.get(tenant)
+        if publisher is not None:
+            out["published"] = publisher.counters.published
+            out["publish_failures"] = publisher.counters.failures
+        return out
+
+    async def tenant_status(self, tenant: str) -> dict[str, Any]:
+        """What a tenant's head-end sees of the gateway (``get_status``): the gateway's own
+        health, and of the meters, counters and queue only its own."""
+        status = await self.status()
+        queue = status["queue"]
+        mine = queue.get("pending", {}).get(tenant, {})
+        status["queue"] = {"pending": mine, "pending_total": sum(mine.values())}
+        status["counters"] = self.tenant_counters(tenant)
+        status["uplink"] = {tenant: status["uplink"].get(tenant)}
+        store = status["store"]
+        status["store"] = {k: store[k] for k in ("writable", "problem") if k in store}
+        return status
 
     def online_document(self) -> dict[str, Any]:
         """The retained ``online`` state (fresh counters at every connect)."""

@@ -107,9 +107,12 @@ class FieldWatch:
                 log.exception("field watch round failed")
 
     async def publish_stats(
-        self, tenants: Iterable[str], uptime_s: int, counters: dict[str, int]
+        self,
+        tenants: Iterable[str],
+        uptime_s: int,
+        counters_of: Callable[[str], dict[str, int]],
     ) -> None:
-        """Each tenant's ``event/stats``: gateway counters and that tenant's reception."""
+        """Each tenant's ``event/stats``: its own counters and its reception."""
         now = self.clock()
         items = [
             stats_item(
@@ -117,7 +120,7 @@ class FieldWatch:
                 tenant,
                 now,
                 uptime_s=uptime_s,
-                counters=counters,
+                counters=counters_of(tenant),
                 reception=self.visibility.summary(tenant),
             )
             for tenant in tenants

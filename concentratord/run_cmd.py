@@ -122,7 +122,6 @@ async def _start_web(config: Config, daemon: Daemon) -> WebServer | None:
         log.error("web server not started: %s", err)
         await web.stop()
         return None
-    log.info("web page and API on %s", web.url)
     return web
 
 

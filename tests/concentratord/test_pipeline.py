@@ -247,3 +247,19 @@ def test_the_meter_is_identified_by_its_link_address() -> None:
     p.process(frame(1234))
     state = p.meters[WATER.key]
     assert (state.meter_id, state.manufacturer) == (WATER.id, WATER.manufacturer)
+
+
+def test_each_tenant_counts_only_its_own_meters() -> None:
+    other = MeterAddress("KAM", "22222222", 0x1B, 0x16)
+    p = Pipeline(
+        [
+            Tenant("a", {WATER.id: KEY}, meters=lambda m, _man: m == WATER.id),
+            Tenant("b", {}, meters=lambda m, _man: m == other.id),
+        ]
+    )
+    p.process(frame(1, meter=WATER))
+    p.process(frame(2, meter=other))  # no key: an error of tenant b
+    a, b = p.tenant_counters["a"], p.tenant_counters["b"]
+    assert (a.frames, a.readings, a.no_key) == (1, 1, 0)
+    assert (b.frames, b.readings, b.no_key) == (1, 0, 1)
+    assert p.counters.frames == 2

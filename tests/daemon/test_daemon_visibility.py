@@ -467,6 +467,19 @@ def test_stats_go_to_each_tenant_with_its_reception(run: Run) -> None:
     assert doc["counters"]["frames"] > 0 and doc["uptime_s"] > 0
 
 
+def test_get_status_shows_a_tenant_only_its_own_counters_and_queue(run: Run) -> None:
+    reply = run.collector.command("get_status", {"gateway": GATEWAY}, daemon=run.daemon)
+    status = reply["result"]
+    assert status["counters"]["meters"] == len(run.water)
+    assert set(status["uplink"]) == {"water"}
+    assert set(status["queue"]["pending"]) <= {"alarm", "readings", "stats"}
+    rows = {r["id"]: r for r in run.daemon.control("visible")["meters"]}
+    heard_by_water = sum(rows[m]["telegrams"] for m in run.water)
+    heard_by_all = sum(r["telegrams"] for r in rows.values())
+    assert status["counters"]["frames"] <= heard_by_water + len(run.water)  # +1 in flight
+    assert status["counters"]["frames"] < heard_by_all  # heat's telegrams not counted
+
+
 # -- last: a restart -----------------------------------------------------------------------
 
 
