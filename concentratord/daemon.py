@@ -381,18 +381,8 @@ class Daemon:
         assert self.writer is not None
         await self.writer.enqueue(items)
         for item in items:
-            doc = item.document
             if item.kind == "alarm":
-                self.state.recent_alarms.append(
-                    {
-                        "id": doc["id"],
-                        "tenant": item.tenant,
-                        "time": doc["timestamp"],
-                        "status": doc["status"],
-                        "raised": doc["raised"],
-                        "cleared": doc["cleared"],
-                    }
-                )
+                self._list_alarm(item)
 
     async def publish_stats(self) -> None:
         """The ``event/stats`` document of each tenant (on ``visibility.stats_interval``)."""
@@ -409,14 +399,19 @@ class Daemon:
         )
         # Stored with the flags it reports, or kept in memory with them: never forgotten.
         await self.writer.enqueue([item], meter_status={event.meter_key: event.reading.flags})
+        self._list_alarm(item)
+
+    def _list_alarm(self, item: OutboxItem) -> None:
+        """A meter's alarm for ``concentratorctl alarms``, from its document."""
+        doc = item.document
         self.state.recent_alarms.append(
             {
-                "id": event.meter_id,
-                "tenant": event.tenant,
-                "time": messages.iso_utc(utc(event.timestamp)),
-                "status": event.status,
-                "raised": sorted(event.raised),
-                "cleared": sorted(event.cleared),
+                "id": doc["id"],
+                "tenant": item.tenant,
+                "time": doc["timestamp"],
+                "status": doc["status"],
+                "raised": doc["raised"],
+                "cleared": doc["cleared"],
             }
         )
 

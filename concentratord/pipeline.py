@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from concentratord.reception import Reception
+from concentratord.reception import Decode, Reception
 from protocols.errors import DecodeError, NoKeyError, WrongKeyError
 from protocols.meters.media import media_name
 from protocols.readout import telegram_fields
@@ -215,6 +215,7 @@ class Pipeline:
         self.counters = PipelineCounters()
         # The same counts per tenant, of its own meters only: what a tenant may be shown.
         self.tenant_counters = {t.name: PipelineCounters() for t in self.tenants}
+        self._by_name = {t.name: t for t in self.tenants}
         self._repeats = RepeatFilter(repeat_window_s, max(4 * max_meters, 1024))
         self._tenant_of: dict[str, Tenant | None] = {}
         self._restored: dict[str, frozenset[str]] = {}  # flags of meters not heard yet
@@ -263,7 +264,8 @@ class Pipeline:
             return Outcome(repeat=True, meter=state)
         reception = state.reception
         reception.heard(frame.timestamp, frame.rssi_dbm, frame.link_mode.value)
-        tenant = self.tenant_for(meter_id, address.manufacturer)
+        # The meter's tenant was found when its state was made (tenants do not change).
+        tenant = self._by_name[state.tenant] if state.tenant is not None else None
         if tenant is None:
             # Not decoded: the gateway holds no key of a meter that is no tenant's.
             self.counters.unassigned += 1
@@ -327,19 +329,17 @@ class Pipeline:
     def _count_error(self, err: DecodeError, state: MeterState, mine: PipelineCounters) -> None:
         state.decode_errors += 1
         state.last_error = str(err)
-        for counters in (self.counters, mine):
-            if isinstance(err, NoKeyError):
-                counters.no_key += 1
-            elif isinstance(err, WrongKeyError):
-                counters.wrong_key += 1
-            else:
-                counters.decode_errors += 1
+        counter: str
+        decode: Decode
         if isinstance(err, NoKeyError):
-            state.reception.decode = "no_key"
+            counter, decode = "no_key", "no_key"
         elif isinstance(err, WrongKeyError):
-            state.reception.decode = "wrong_key"
+            counter, decode = "wrong_key", "wrong_key"
         else:
-            state.reception.decode = "error"
+            counter, decode = "decode_errors", "error"
+        for counters in (self.counters, mine):
+            setattr(counters, counter, getattr(counters, counter) + 1)
+        state.reception.decode = decode
 
     @staticmethod
     def _remember(state: MeterState, reading: Reading) -> None:

@@ -84,7 +84,7 @@ class Reception:
             self.rssi_max = rssi_dbm if self.rssi_max is None else max(self.rssi_max, rssi_dbm)
             self.rssi_sum += rssi_dbm
             self.rssi_count += 1
-        bucket = int(when // (self.window_s / BUCKETS))
+        bucket = int(when // self.bucket_s)
         self._advance(bucket)
         slot = bucket % BUCKETS
         if self.buckets[slot] < BUCKET_MAX:
@@ -145,11 +145,8 @@ class Reception:
         return min(1.0, received / expected)
 
     def quality(self, now: float, good_rate: float) -> Quality:
-        """``good`` at or above ``good_rate``, ``poor`` below, ``unknown`` without a rate."""
-        rate = self.reception_rate(now)
-        if rate is None:
-            return "unknown"
-        return "good" if rate >= good_rate else "poor"
+        """The quality of the reception rate at ``now`` (:func:`quality_of`)."""
+        return quality_of(self.reception_rate(now), good_rate)
 
     def is_silent(self, now: float, silent_after: int) -> bool:
         """Whether ``silent_after`` expected telegrams in a row have not come."""
@@ -209,6 +206,13 @@ class Reception:
         if decode not in ("ok", "no_key", "wrong_key", "error"):
             raise ValueError(f"not reception statistics: decode {decode!r}")
         return out
+
+
+def quality_of(rate: float | None, good_rate: float) -> Quality:
+    """``good`` at or above ``good_rate``, ``poor`` below, ``unknown`` without a rate."""
+    if rate is None:
+        return "unknown"
+    return "good" if rate >= good_rate else "poor"
 
 
 def estimate_interval(gaps: array[float] | list[float]) -> float:

@@ -17,7 +17,7 @@ import zstandard
 
 from concentratord.documents import utc
 from concentratord.pipeline import MeterState, Outcome
-from concentratord.reception import Reception
+from concentratord.reception import Reception, quality_of
 from concentratord.tap import TapEvent
 from radio.frame import RadioFrame
 from uplink.messages import iso_utc
@@ -63,7 +63,7 @@ def row_of(state: MeterState, now: float, good_rate: float) -> dict[str, Any]:
         "decode": r.decode,
         "interval_s": None if r.interval_s is None else round(r.interval_s, 1),
         "reception_rate": None if rate is None else round(rate, 3),
-        "quality": "unknown" if rate is None else ("good" if rate >= good_rate else "poor"),
+        "quality": quality_of(rate, good_rate),
     }
 
 
@@ -114,6 +114,10 @@ class Visibility:
         if len(found) > 1:
             raise AmbiguousMeterError(serial, sorted(s.manufacturer for s in found))
         return row_of(found[0], self.clock(), self.good_rate)
+
+    def signal(self, tenant: str | None) -> list[float | None]:
+        """The last RSSI of each meter ``tenant`` may see (the placement view's bands)."""
+        return [s.reception.rssi_last for s in self._scoped(tenant)]
 
     def others(self, tenant: str | None) -> int:
         """How many meters heard are not ``tenant``'s (0 for the operator, who sees all)."""

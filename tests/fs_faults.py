@@ -16,13 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI runs as root: this must work there)")
-    pytest.skip(reason)
+from tests.missing import missing
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -33,10 +27,10 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 def immutable(path: Path) -> Iterator[None]:
     """``path`` immutable (even for root) inside the block; writable again after it."""
     if shutil.which("chattr") is None:
-        _unavailable("chattr (e2fsprogs) is not installed")
+        missing("chattr (e2fsprogs) is not installed")
     done = _run("chattr", "+i", str(path))
     if done.returncode != 0:
-        _unavailable(f"chattr +i not permitted here: {done.stderr.strip()}")
+        missing(f"chattr +i not permitted here: {done.stderr.strip()}")
     try:
         yield
     finally:
@@ -53,7 +47,7 @@ def small_tmpfs(size_bytes: int) -> Iterator[Path]:
     )
     if done.returncode != 0:
         mountpoint.rmdir()
-        _unavailable(f"mounting a tmpfs is not permitted here: {done.stderr.strip()}")
+        missing(f"mounting a tmpfs is not permitted here: {done.stderr.strip()}")
     try:
         yield mountpoint
     finally:

@@ -49,12 +49,11 @@ def band_of(rssi_dbm: float | None) -> str | None:
     return "weak"
 
 
-def band_counts(rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:
-    """Meters per band by ``rssi_dbm.last``, plus ``unknown`` for rows without one."""
+def band_counts(levels: Iterable[float | None]) -> dict[str, int]:
+    """Meters per band by their last RSSI, plus ``unknown`` for those without one."""
     counts = dict.fromkeys((*BAND_NAMES, "unknown"), 0)
-    for row in rows:
-        rssi = row.get("rssi_dbm") or {}
-        counts[band_of(rssi.get("last")) or "unknown"] += 1
+    for rssi in levels:
+        counts[band_of(rssi) or "unknown"] += 1
     return counts
 
 

@@ -45,16 +45,22 @@ async def _status(args: dict[str, Any]) -> Any:
     return {"meters": 3}
 
 
-@asynccontextmanager
-async def serving(tmp_path: Path, tap: Tap, role: str = "superuser") -> AsyncIterator[str]:
-    """A control server offering ``tap`` (and ``status``) to a peer of ``role``."""
+def tap_server(tmp_path: Path, tap: Tap, role: str = "superuser") -> tuple[str, ControlServer]:
+    """A control server (not started) offering ``tap`` and ``status`` to a peer of ``role``,
+    and its socket path."""
     path = str(tmp_path / "control.sock")
     commands: dict[str, Command] = {
         "tap": tap_command(tap),
         "status": ControlCommand("user", _status),
     }
     audit = AuditLog(tmp_path / "audit.log", clock=lambda: 1.0)
-    server = ControlServer(path, commands, lambda uid, gids: role, audit)
+    return path, ControlServer(path, commands, lambda uid, gids: role, audit)
+
+
+@asynccontextmanager
+async def serving(tmp_path: Path, tap: Tap, role: str = "superuser") -> AsyncIterator[str]:
+    """:func:`tap_server`, started, stopped on exit; yields the socket path."""
+    path, server = tap_server(tmp_path, tap, role)
     await server.start()
     try:
         yield path
@@ -186,13 +192,7 @@ def test_server_stop_ends_the_stream_with_a_reason(tmp_path: Path) -> None:
     tap = Tap()
 
     async def main() -> tuple[dict[str, Any], bytes]:
-        path = str(tmp_path / "control.sock")
-        server = ControlServer(
-            path,
-            {"tap": tap_command(tap)},
-            lambda uid, gids: "superuser",
-            AuditLog(tmp_path / "audit.log", clock=lambda: 1.0),
-        )
+        path, server = tap_server(tmp_path, tap)
         await server.start()
         (reader, writer), _ = await open_tap(path)
         await asyncio.wait_for(server.stop(), 5)
@@ -211,13 +211,7 @@ def test_server_stop_does_not_wait_long_for_a_client_that_does_not_read(tmp_path
     tap = Tap()
 
     async def main() -> float:
-        path = str(tmp_path / "control.sock")
-        server = ControlServer(
-            path,
-            {"tap": tap_command(tap)},
-            lambda uid, gids: "superuser",
-            AuditLog(tmp_path / "audit.log", clock=lambda: 1.0),
-        )
+        path, server = tap_server(tmp_path, tap)
         await server.start()
         (_, writer), _ = await open_tap(path)
         for n in range(5000):  # far more than the socket buffers hold: the server's drain waits
@@ -314,13 +308,7 @@ def test_ctl_tap_exits_1_naming_the_reason_when_the_daemon_stops(tmp_path: Path)
     tap = Tap()
 
     async def main() -> tuple[int, bytes]:
-        path = str(tmp_path / "control.sock")
-        server = ControlServer(
-            path,
-            {"tap": tap_command(tap)},
-            lambda uid, gids: "superuser",
-            AuditLog(tmp_path / "audit.log", clock=lambda: 1.0),
-        )
+        path, server = tap_server(tmp_path, tap)
         await server.start()
         ctl = await asyncio.create_subprocess_exec(
             str(BIN / "concentratorctl"), "--socket", path, "tap", stderr=subprocess.PIPE

@@ -24,12 +24,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pytest
-
 from concentratord.config.field_view import WebConfig
 from concentratord.tap import Tap
 from concentratord.visibility import AmbiguousMeterError
 from concentratord.web import WebServer
+from tests.missing import missing
 
 T = TypeVar("T")
 
@@ -113,6 +112,9 @@ class FakeView:
 
     def others(self, tenant: str | None) -> int:
         return 0 if tenant is None else len(self.meters) - len(self.rows(tenant))
+
+    def signal(self, tenant: str | None) -> list[float | None]:
+        return [r["rssi_dbm"]["last"] for r in self.rows(tenant)]
 
 
 def telegram_event(serial: str, rssi: float, *, tenant: str | None = "water") -> dict[str, Any]:
@@ -260,13 +262,10 @@ class SseClient:
 
 def require_browser() -> None:
     """Skip without Debian's chromium and chromium-driver; fail instead when CI is set."""
-    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not shutil.which(p)]
-    if not missing:
+    absent = [p for p in (CHROMIUM, CHROMEDRIVER) if not shutil.which(p)]
+    if not absent:
         return
-    reason = f"{' and '.join(missing)} not found: apt-get install chromium chromium-driver"
-    if os.environ.get("CI"):
-        pytest.fail(f"CI is set and the browser is missing: {reason}")
-    pytest.skip(reason)
+    missing(f"{' and '.join(absent)} not found: apt-get install chromium chromium-driver")
 
 
 @contextmanager

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.missing import missing
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "vectors"
 
@@ -21,10 +21,7 @@ def vectors_dir() -> Path:
     """The vector directory, or fail (CI) / skip (elsewhere) when it is missing."""
     path = Path(os.environ.get("CONCENTRATORD_VECTORS", DEFAULT_DIR))
     if not (path / "wmbus.jsonl").is_file():
-        reason = f"test vectors not found at {path} (set CONCENTRATORD_VECTORS)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)  # outside CI only: CONCENTRATORD_VECTORS unset and none found
+        missing(f"test vectors not found at {path} (set CONCENTRATORD_VECTORS)")
     return path
 
 
