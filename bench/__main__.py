@@ -15,6 +15,7 @@ from bench import (
     decode_throughput,
     disk,
     radio_rate,
+    tenancy_cost,
     uplink_bytes,
     visibility_cost,
 )
@@ -28,6 +29,7 @@ SCENARIOS: dict[str, Callable[[], dict[str, Any]]] = {
     "alarm_latency": daemon_field.alarm_latency_main,
     "drain": daemon_field.drain_main,
     "visibility": visibility_cost.main,
+    "tenancy": tenancy_cost.main,
 }
 
 

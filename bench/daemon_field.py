@@ -109,7 +109,7 @@ max_bytes = 4294967296
 [control]
 socket = "{workdir}/state/control.sock"
 
-[control.user]
+[access.user]
 users = [{os.getuid()}]
 
 [web]

@@ -1,13 +1,15 @@
 """The local control socket that ``concentratorctl`` talks to.
 
 One JSON object per line each way. The peer's uid and groups come from the kernel
-(SO_PEERCRED), its role from ``[control]`` in the configuration; each command names the
-least role it needs. Every change is written to the audit log: when, what, who, from where.
+(SO_PEERCRED), its user name and role from the system and ``[access]``; each command (and
+each of its actions) names the permission it needs, and the one authorisation function
+(:class:`concentratord.access.Authority`) decides. Every change and every refusal goes to
+the audit trail: when, what, who, from which computer, and the outcome.
 
 A request line is at most :data:`MAX_REQUEST` bytes, not counting its newline; a longer one
 is answered ``{"ok": false, "error": "request too long"}`` and the connection closed.
 
-A :class:`ControlStream` command (``tap``) keeps the connection: after the same role check
+A :class:`ControlStream` command (``tap``) keeps the connection: after the same check
 the server writes ``{"ok": true, "stream": true}``, then one JSON object per line as its
 source yields them, until the client hangs up, the source ends (``{"end": REASON}``) or the
 server stops (``{"end": "concentratord is stopping"}``). The source is always closed.
@@ -22,25 +24,27 @@ import logging
 import os
 import socket
 import struct
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from concentratord.access import Authority, Caller, NotPermittedError, Permission
+
 log = logging.getLogger(__name__)
 
-ROLE_RANK = {"user": 0, "superuser": 1, "administrator": 2}
 # Bytes of one request line, newline not counted. It is the stream limit of the server, so
-# a longer line is never buffered whole: readline() gives up at this bound.
-MAX_REQUEST = 64 * 1024
+# a longer line is never buffered whole: readline() gives up at this bound. A keys import
+# travels in one request: 4 MiB holds about 80,000 "ID KEY" lines.
+MAX_REQUEST = 4 * 1024 * 1024
 TOO_LONG = "request too long"
 STOPPING = "concentratord is stopping"
 # Seconds a closing connection may take to flush what is queued for it: a client that does
 # not read (a stalled stream) is cut off rather than holding the server's stop.
 CLOSE_S = 1.0
 
-Handler = Callable[[dict[str, Any]], Awaitable[Any]]
-RoleOf = Callable[[int, Collection[int]], str | None]
+Handler = Callable[[dict[str, Any], Caller], Awaitable[Any]]
+Identify = Callable[["Peer"], Caller]
 
 
 class StreamSource(Protocol):
@@ -53,23 +57,31 @@ class StreamSource(Protocol):
 
 
 @dataclass(frozen=True)
-class ControlCommand:
-    """A command the socket offers: the least role it needs, and whether it changes state.
+class Audited:
+    """A handler's result with the outcome the audit trail records (default ``done``)."""
 
-    ``actions`` refines both per ``args["action"]`` (e.g. ``keys list`` for a superuser,
-    ``keys add`` for an administrator, audited): action -> (role, changes).
+    result: Any
+    outcome: str
+
+
+@dataclass(frozen=True)
+class ControlCommand:
+    """A command the socket offers: the permission it needs, and whether it changes state.
+
+    ``actions`` refines both per ``args["action"]`` (e.g. ``keys list`` changes nothing,
+    ``keys import`` does and is audited): action -> (permission, changes).
     """
 
-    role: str
+    permission: Permission
     handler: Handler
     changes: bool = False
-    actions: dict[str, tuple[str, bool]] | None = None
+    actions: dict[str, tuple[Permission, bool]] | None = None
 
-    def needs(self, args: dict[str, Any]) -> tuple[str, bool]:
-        """The role and the audit flag for these arguments."""
+    def needs(self, args: dict[str, Any]) -> tuple[Permission, bool]:
+        """The permission and the audit flag for these arguments."""
         if self.actions is not None and args.get("action") in self.actions:
             return self.actions[str(args["action"])]
-        return self.role, self.changes
+        return self.permission, self.changes
 
 
 StreamOpener = Callable[[dict[str, Any]], Awaitable[StreamSource]]
@@ -77,18 +89,18 @@ StreamOpener = Callable[[dict[str, Any]], Awaitable[StreamSource]]
 
 @dataclass(frozen=True)
 class ControlStream:
-    """A command that streams: ``open`` gives the source once the caller's role is checked.
+    """A command that streams: ``open`` gives the source once the permission is checked.
 
     ``open`` refuses with :class:`ControlError` (bad arguments, too many watchers) before
-    anything is streamed. A stream only reads, so it is never audited.
+    anything is streamed. A stream only reads, so only its refusal is audited.
     """
 
-    role: str
+    permission: Permission
     open: StreamOpener
 
-    def needs(self, args: dict[str, Any]) -> tuple[str, bool]:
-        """The role and the audit flag (never: a stream changes nothing)."""
-        return self.role, False
+    def needs(self, args: dict[str, Any]) -> tuple[Permission, bool]:
+        """The permission and the audit flag (never: a stream changes nothing)."""
+        return self.permission, False
 
 
 Command = ControlCommand | ControlStream
@@ -119,31 +131,6 @@ def peer_of(sock: socket.socket) -> Peer:
     return Peer(pid, uid, tuple(sorted(gids)))
 
 
-class AuditLog:
-    """Append-only JSON lines: every change made through the control socket."""
-
-    def __init__(self, path: Path, clock: Callable[[], float]) -> None:
-        self.path = path
-        self.clock = clock
-
-    def write(self, peer: Peer, command: str, args: dict[str, Any], outcome: str) -> None:
-        """Record one change (arguments with key material redacted)."""
-        safe = {k: ("<redacted>" if k == "key" else v) for k, v in args.items()}
-        entry = {
-            "time": self.clock(),
-            "who": {"uid": peer.uid, "pid": peer.pid},
-            "from": "control-socket",
-            "command": command,
-            "args": safe,
-            "outcome": outcome,
-        }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        with os.fdopen(fd, "a") as f:
-            f.write(json.dumps(entry) + "\n")
-        log.info("audit: uid %d %s %s: %s", peer.uid, command, safe, outcome)
-
-
 class ControlServer:
     """Serves the control commands on a Unix socket."""
 
@@ -151,14 +138,14 @@ class ControlServer:
         self,
         path: str,
         commands: Mapping[str, Command],
-        role_of: RoleOf,
-        audit: AuditLog,
+        identify: Identify,
+        authority: Authority,
         mode: int = 0o660,
     ) -> None:
         self.path = path
         self.commands = commands
-        self.role_of = role_of
-        self.audit = audit
+        self.identify = identify
+        self.authority = authority
         self.mode = mode
         self._server: asyncio.AbstractServer | None = None
         self._stopping = asyncio.Event()
@@ -288,22 +275,28 @@ class ControlServer:
             command = self.commands.get(name)
             if command is None:
                 raise ControlError(f"unknown command {name!r}")
-            needed, changes = command.needs(args)
-            role = self.role_of(peer.uid, peer.gids)
-            if role is None or ROLE_RANK[role] < ROLE_RANK[needed]:
-                if changes:
-                    self.audit.write(peer, name, args, f"refused: needs {needed}")
-                raise ControlError(f"{name} needs role {needed}, you have {role or 'none'}")
+            permission, changes = command.needs(args)
+            caller = self.identify(peer)
+            action = f"{name} {args['action']}" if isinstance(args.get("action"), str) else name
+            try:
+                await self.authority.check(caller, permission, action, args)
+            except NotPermittedError as err:
+                raise ControlError(str(err)) from None
             if isinstance(command, ControlStream):
                 return {"ok": True, "stream": True}, await command.open(args)
             try:
-                result = await command.handler(args)
+                result = await command.handler(args, caller)
             except ControlError as err:
                 if changes:
-                    self.audit.write(peer, name, args, f"refused: {err}")
+                    await self.authority.record(
+                        caller, action, args, f"refused: {err}", event="refusal"
+                    )
                 raise
+            outcome = "done"
+            if isinstance(result, Audited):
+                result, outcome = result.result, result.outcome
             if changes:
-                self.audit.write(peer, name, args, "done")
+                await self.authority.record(caller, action, args, outcome)
             return {"ok": True, "result": result}, None
         except ControlError as err:
             return {"ok": False, "error": str(err)}, None

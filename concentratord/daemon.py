@@ -29,13 +29,14 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from concentratord import __version__
+from concentratord.access import Authority, PermissionTable
 from concentratord.clock import ScaledClock
-from concentratord.config import Config, load_keys
-from concentratord.config.meters import is_exact, matches
+from concentratord.config import Config, TenantConfig, load_keys
 from concentratord.documents import alarm_item, utc
 from concentratord.field_watch import FieldWatch
 from concentratord.gateway_alarms import GatewayAlarms
-from concentratord.headend import HeadEndCommands
+from concentratord.groups import MeterGroups
+from concentratord.headend import HeadEndCommands, TenantServices
 from concentratord.intervals import Intervals
 from concentratord.keystore import KeyStore
 from concentratord.pipeline import AlarmEvent, Pipeline, Tenant
@@ -45,6 +46,7 @@ from concentratord.schedule import BoundaryTrigger
 from concentratord.store import OutboxItem, RetentionPolicy, Store
 from concentratord.store_writer import StoreWriter
 from concentratord.tap import Tap
+from concentratord.tenancy import TenantMap
 from concentratord.timekeeping import TimeKeeper, sync_source
 from concentratord.visibility import Visibility, tap_event
 from radio.driver import ModuleDriver
@@ -87,29 +89,18 @@ class Daemon:
         self.gateway = config.gateway.id
         self.state = DaemonState(started=self.clock())
         self._driver_factory = driver_factory
-        self._tenant_config = {t.name: t for t in config.tenants}
-        owns = {t.name: _matcher(t.meters) for t in config.tenants}
-
-        def owner(meter_id: str) -> str | None:
-            tenant = self.pipeline.tenant_for(meter_id)
-            return tenant.name if tenant is not None else None
-
+        # The one owner of the meter-to-tenant assignment (configured and runtime tenants).
+        self.tenants = TenantMap(config.tenants)
         self.keys = KeyStore(
             load_keys(config, config_file),
+            sources={t.name: t.keys_file for t in config.tenants if t.keys_file},
             tenants={t.name: t.payload != "raw" for t in config.tenants},
-            owner=owner,
             state_dir=config.gateway.state_dir,
+            device_key=device_key(config),
         )
+        self.tenants.bind_key_holders(self.keys.holders)
         self.pipeline = Pipeline(
-            [
-                Tenant(
-                    t.name,
-                    self.keys.keys_of(t.name),
-                    raw=t.payload == "raw",
-                    meters=owns[t.name],
-                )
-                for t in config.tenants
-            ],
+            [self._pipeline_tenant(t) for t in config.tenants],
             max_meters=config.limits.visible_meters,
             reception_window_s=config.visibility.window,
         )
@@ -120,8 +111,11 @@ class Daemon:
             silent_after=config.visibility.silent_after,
         )
         self.tap = Tap()
-        self.keys.load_local()
-        self.priority = PriorityMeters(schedule.priority_meters, owner)
+        self.keys.load_runtime(self.owner)
+        self.priority = PriorityMeters(schedule.priority_meters, self.owner)
+        self.groups = MeterGroups(self.owner)
+        self.authority = Authority(PermissionTable(), self._append_audit, self.clock)
+        self._batch_meters = {t.name: t.uplink.batch_meters for t in config.tenants}
         self.store: Store | None = None
         self.writer: StoreWriter | None = None
         self.alarms: GatewayAlarms | None = None
@@ -133,6 +127,23 @@ class Daemon:
         self._scheduler: AsyncIOScheduler | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._usb: Any = None
+
+    def owner(self, meter_id: str) -> str | None:
+        """The tenant of meter ``meter_id`` (of some manufacturer), or None."""
+        return self.tenants.owner(meter_id)
+
+    def _pipeline_tenant(self, config: TenantConfig) -> Tenant:
+        name = config.name
+
+        def mine(meter_id: str, manufacturer: str | None) -> bool:
+            return self.tenants.owner(meter_id, manufacturer) == name
+
+        return Tenant(name, self.keys.keys_of(name), raw=config.payload == "raw", meters=mine)
+
+    async def _append_audit(self, entry: dict[str, Any]) -> None:
+        if self.store is None:
+            raise RuntimeError("the store is not open: the entry is in the journal only")
+        await self.store.audit.append(entry)
 
     def next_id(self) -> int:
         """A message id for a state document or a reply: taken under the store's durable
@@ -153,7 +164,9 @@ class Daemon:
                 raw_keep_s=cfg.storage.retention_raw_months * 31 * DAY,
                 daily_keep_s=cfg.storage.retention_daily_years * 366 * DAY,
             ),
+            audit_share=cfg.access.audit_max_share,
         )
+        await self._restore_access(store)
         timekeeper = TimeKeeper(
             self.clock,
             sync_source(cfg.clock.source, cfg.clock.synchronised_file),
@@ -161,7 +174,7 @@ class Daemon:
         )
         alarms = self.alarms = GatewayAlarms(
             gateway=self.gateway,
-            tenants=[t.name for t in cfg.tenants],
+            tenants=self.tenants.names,
             store=store,
             publishers=self.publishers,
             ids=store.ids,
@@ -181,7 +194,7 @@ class Daemon:
             snapshot=self.pipeline.snapshot,
             priority=self.priority,
             writer=writer,
-            batch_meters={t.name: t.uplink.batch_meters for t in cfg.tenants},
+            batch_meters=self._batch_meters,  # live: runtime tenants join it
             alarms=alarms,
         )
         self.watch = FieldWatch(
@@ -197,8 +210,8 @@ class Daemon:
         # alarm a second time.
         await self.watch.restore()
         self.pipeline.restore_flags(await store.meter_status())
-        for tenant in cfg.tenants:
-            await self._connect(tenant.name)
+        for name in self.tenants.names:
+            await self._connect(name)
         # Gateway alarms once the publishers exist (one the store refuses goes to them).
         if store.recovered_from is not None:
             await alarms.raise_(
@@ -214,10 +227,66 @@ class Daemon:
         self._tasks.append(asyncio.create_task(self.watch.run(), name="field-watch"))
         self._start_schedules()
 
+    async def _restore_access(self, store: Store) -> None:
+        """The permission table, the meter groups and the runtime tenants kept in the store."""
+        self.authority.table = PermissionTable.load(await store.load_blob("access"))
+        self.groups.load(await store.load_blob("groups"))
+        for name in self.tenants.load(await store.load_blob("tenants")):
+            self._join(self.tenants.config(name))
+
+    async def save_access(self, what: str) -> None:
+        """Keep ``access`` (the permission table), ``groups`` or ``tenants`` in the store."""
+        assert self.store is not None
+        body = {
+            "access": self.authority.table.dump,
+            "groups": self.groups.dump,
+            "tenants": self.tenants.dump,
+        }[what]()
+        await self.store.save_blob(what, body)
+
+    def _join(self, config: TenantConfig) -> None:
+        """A runtime tenant's place in the pipeline, the key store and the schedules."""
+        self.keys.add_tenant(config.name, config.payload != "raw")
+        self.pipeline.add_tenant(self._pipeline_tenant(config))
+        self._batch_meters[config.name] = config.uplink.batch_meters
+        if self.alarms is not None:
+            self.alarms.tenants = tuple(self.tenants.names)
+
+    async def add_tenant(self, config: TenantConfig) -> str:
+        """Add a tenant at run time (pending until its head-end presents the share ID
+        returned here); its uplink connects at once; kept across restarts."""
+        share_id = self.tenants.add(config)
+        self._join(config)
+        await self.save_access("tenants")
+        await self._connect(config.name)
+        return share_id
+
+    async def remove_tenant(self, name: str) -> None:
+        """Remove a runtime tenant: its uplink closes, its meters belong to no tenant."""
+        self.tenants.remove(name)
+        await self.save_access("tenants")
+        publisher = self.publishers.pop(name, None)
+        if publisher is not None:
+            await publisher.stop()
+        uplink = self.uplinks.pop(name, None)
+        if uplink is not None:
+            with contextlib.suppress(Exception):
+                await uplink.stop()
+        self.pipeline.remove_tenant(name)
+        self.keys.remove_tenant(name)
+        if self.alarms is not None:
+            self.alarms.tenants = tuple(self.tenants.names)
+
+    async def _activated(self, name: str) -> None:
+        """A runtime tenant's head-end presented its share ID: its meters are now its."""
+        await self.save_access("tenants")
+        self.pipeline.reassign()
+        log.info("tenant %s presented its share ID: now served", name)
+
     async def _connect(self, tenant: str) -> None:
         """The tenant's uplink and publisher, started."""
         assert self.store is not None
-        settings = self._tenant_config[tenant]
+        settings = self.tenants.config(tenant)
 
         async def on_command(command: Command) -> Reply | None:
             return await commands.handle(command)  # bound below, before the uplink starts
@@ -242,11 +311,20 @@ class Daemon:
         )
         commands = HeadEndCommands(
             tenant,
-            status=lambda: self.tenant_status(tenant),
-            store=self.store,
-            publisher=publisher,
-            priority=self.priority,
-            visibility=self.visibility,
+            self.config.access.headend_role,
+            TenantServices(
+                status=lambda: self.tenant_status(tenant),
+                store=self.store,
+                publisher=publisher,
+                priority=self.priority,
+                visibility=self.visibility,
+                keys=self.keys,
+                tenants=self.tenants,
+                groups=self.groups,
+                authority=self.authority,
+                keys_changed=self.pipeline.reassign,
+                activated=self._activated,
+            ),
         )
         self.uplinks[tenant] = uplink
         self.publishers[tenant] = publisher
@@ -389,7 +467,9 @@ class Daemon:
         assert self.watch is not None
         uptime = int(self.clock() - self.state.started)
         await self.watch.publish_stats(
-            [t.name for t in self.config.tenants], uptime, self.tenant_counters
+            [n for n in self.tenants.names if self.tenants.is_active(n)],
+            uptime,
+            self.tenant_counters,
         )
 
     async def _store_alarm(self, event: AlarmEvent) -> None:
@@ -563,18 +643,15 @@ class Daemon:
         }
 
 
-def _matcher(patterns: tuple[str, ...]) -> Callable[[str, str | None], bool]:
-    # Exact ids in a set (30,000 listed meters), wildcards one by one; "KAM:ID" templates
-    # also name the manufacturer (concentratord/config/meters.py).
-    exact_ids = {p for p in patterns if ":" not in p and is_exact(p)}
-    exact_keys = {p for p in patterns if ":" in p and is_exact(p)}
-    wild = [p for p in patterns if not is_exact(p)]
+def device_key(config: Config) -> bytes | None:
+    """The key wrapping the runtime keys file at rest: from the systemd credential
+    ``keys.wrap_credential`` or the file ``keys.wrap_key_file`` (None: not wrapped)."""
+    from concentratord import keywrap
 
-    def owns(meter_id: str, manufacturer: str | None) -> bool:
-        if meter_id in exact_ids or any(matches(p, meter_id, manufacturer) for p in wild):
-            return True
-        if manufacturer is not None:
-            return f"{manufacturer}:{meter_id}" in exact_keys
-        return any(matches(p, meter_id) for p in exact_keys)
-
-    return owns
+    if config.keys.wrap_credential is not None:
+        return keywrap.read_device_key(
+            keywrap.credential_path(config.keys.wrap_credential, os.environ)
+        )
+    if config.keys.wrap_key_file is not None:
+        return keywrap.read_device_key(config.keys.wrap_key_file)
+    return None

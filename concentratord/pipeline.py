@@ -230,6 +230,29 @@ class Pipeline:
             )
         return self._tenant_of[key]
 
+    def add_tenant(self, tenant: Tenant) -> None:
+        """A tenant added at run time; the meters it now owns are given to it."""
+        self.tenants.append(tenant)
+        self._by_name[tenant.name] = tenant
+        self.tenant_counters.setdefault(tenant.name, PipelineCounters())
+        self.reassign()
+
+    def remove_tenant(self, name: str) -> None:
+        """A tenant removed: its meters belong to no tenant (or the next that claims them)."""
+        self.tenants = [t for t in self.tenants if t.name != name]
+        self._by_name.pop(name, None)
+        self.reassign()
+
+    def reassign(self, meter_ids: Iterable[str] | None = None) -> None:
+        """Ask again whose these meters are (None: every meter): after a tenant or a key
+        that claims meters came or went."""
+        self._tenant_of.clear()
+        wanted = None if meter_ids is None else {m.rpartition(":")[2] for m in meter_ids}
+        for state in self.meters.values():
+            if wanted is None or state.meter_id in wanted:
+                tenant = self.tenant_for(state.meter_id, state.manufacturer)
+                state.tenant = tenant.name if tenant else None
+
     def process(self, frame: RadioFrame) -> Outcome:
         """Run one frame through the pipeline."""
         self.counters.frames += 1
@@ -264,7 +287,7 @@ class Pipeline:
             return Outcome(repeat=True, meter=state)
         reception = state.reception
         reception.heard(frame.timestamp, frame.rssi_dbm, frame.link_mode.value)
-        # The meter's tenant was found when its state was made (tenants do not change).
+        # The meter's tenant was found when its state was made (or by reassign()).
         tenant = self._by_name[state.tenant] if state.tenant is not None else None
         if tenant is None:
             # Not decoded: the gateway holds no key of a meter that is no tenant's.

@@ -13,12 +13,14 @@ import logging
 import os
 import signal
 import sys
-from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from concentratord.config import Config, ConfigError, load_config
 
 if TYPE_CHECKING:  # imported when run, so that `concentratord --help` starts fast
+    from concentratord.access import Caller
+    from concentratord.control import Peer
     from concentratord.daemon import Daemon
     from concentratord.web import WebServer
 
@@ -44,14 +46,23 @@ def status_line(status: dict[str, Any]) -> str:
 
 
 async def _run(config_file: str, show_status: bool) -> int:
-    from concentratord.control import AuditLog, ControlServer
+    from concentratord.control import ControlServer
     from concentratord.control_commands import ControlContext, commands
     from concentratord.daemon import Daemon
+    from concentratord.keystore import KeyImportError
+    from concentratord.keywrap import KeyWrapError
     from concentratord.store import StoreWriteError
     from radio.driver import ModuleError
 
     config = load_config(config_file)
-    daemon = Daemon(config, config_file)
+    try:
+        daemon = Daemon(config, config_file)
+    except (KeyImportError, KeyWrapError, OSError) as err:
+        # The runtime keys cannot be read (unwrapped): running without them would
+        # silently stop decoding the meters imported at run time.
+        log.error("start-up failed: %s", err)
+        print(f"concentratord: start-up failed: {err}", file=sys.stderr, flush=True)
+        return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -76,13 +87,20 @@ async def _run(config_file: str, show_status: bool) -> int:
                 alarms=daemon.recent_alarms,
                 store=lambda: daemon.store,
                 keys=daemon.keys,
+                tenants=daemon.tenants,
+                groups=daemon.groups,
+                authority=daemon.authority,
                 config=config,
                 config_file=config_file,
                 tap=daemon.tap,
+                keys_changed=daemon.pipeline.reassign,
+                save=daemon.save_access,
+                add_tenant=daemon.add_tenant,
+                remove_tenant=daemon.remove_tenant,
             )
         ),
-        config.control.role_of,
-        AuditLog(Path(config.gateway.state_dir) / "audit.log", clock=daemon.clock),
+        local_caller(config),
+        daemon.authority,
         mode=config.control.socket_mode,
     )
     try:
@@ -115,7 +133,9 @@ async def _start_web(config: Config, daemon: Daemon) -> WebServer | None:
         return None
     from concentratord.web import TokenFileError, WebServer
 
-    web = WebServer(config.web, daemon.visibility, daemon.tap, daemon.state.started)
+    web = WebServer(
+        config.web, daemon.visibility, daemon.tap, daemon.state.started, daemon.authority
+    )
     try:
         await web.start()
     except (TokenFileError, OSError) as err:
@@ -123,6 +143,19 @@ async def _start_web(config: Config, daemon: Daemon) -> WebServer | None:
         await web.stop()
         return None
     return web
+
+
+def local_caller(config: Config) -> Callable[[Peer], Caller]:
+    """How the control socket names a peer: its user name, its role from ``[access]``."""
+    from concentratord.access import Caller
+    from concentratord.access.identity import local_user_name
+
+    def identify(peer: Peer) -> Caller:
+        return Caller(
+            local_user_name(peer.uid), config.access.role_of(peer.uid, peer.gids), "local"
+        )
+
+    return identify
 
 
 def _notifier() -> Any:

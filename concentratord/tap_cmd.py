@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from concentratord.control import ControlStream
     from concentratord.tap import Tap, TapEvent, TapSubscription
 
-ROLE = "superuser"  # what the daemon hears, every tenant's: more than a user's view
 
 _METER = re.compile(r"(?:[A-Za-z]{3}:)?[0-9A-Fa-f]{8}")
 # Fields already in their own column (or the error, shown once at the end), or too long.
@@ -65,6 +64,7 @@ class TapLines:
 
 def tap_command(tap: Tap) -> ControlStream:
     """The ``tap`` control command on ``tap``: args ``{"meter": ID or MAN:ID}`` (optional)."""
+    from concentratord.access import Permission
     from concentratord.control import ControlError, ControlStream
     from concentratord.tap import TapBusyError
 
@@ -75,12 +75,12 @@ def tap_command(tap: Tap) -> ControlStream:
         except ValueError as err:
             raise ControlError(str(err)) from None
         try:
-            # The control socket has no tenants: a superuser sees every tenant's meters.
+            # The control socket has no tenants: the caller sees every tenant's meters.
             return TapLines(tap.subscribe(meter=wanted))
         except TapBusyError as err:
             raise ControlError(f"tap is busy: {err}") from None
 
-    return ControlStream(ROLE, open_tap)
+    return ControlStream(Permission.READINGS, open_tap)
 
 
 def event_line(event: TapEvent) -> str:

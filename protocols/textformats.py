@@ -59,16 +59,25 @@ def parse_key(meter_id: str, hex_key: str, where: str) -> tuple[str, bytes]:
     return meter_id.upper(), key
 
 
+# The first column's name in the header row of a CSV export of keys.
+CSV_ID_HEADERS = frozenset({"id", "meter", "meter_id", "meterid", "serial", "serial_number"})
+
+
 def parse_keys(text: str, source: str) -> dict[str, bytes]:
-    """The keys of a keys file: ``ID HEX``, ``MAN:ID HEX`` or with a comma, per line;
-    ``#`` starts a comment."""
+    """The keys of a keys file: ``ID HEX``, ``MAN:ID HEX`` or with a comma, per line (CSV,
+    with or without a header row); ``#`` starts a comment. Errors name ``source:line``."""
     keys: dict[str, bytes] = {}
+    first = True
     for number, line in enumerate(text.splitlines(), start=1):
         content = line.split("#", 1)[0].strip()
         if not content:
             continue
         parts = [p for p in re.split(r"[\s,]+", content) if p]
         where = f"{source}:{number}"
+        if first and parts and parts[0].lower() in CSV_ID_HEADERS:
+            first = False  # a spreadsheet's header row: "meter,key"
+            continue
+        first = False
         if len(parts) != 2:
             raise KeyFileError(f"{where}: expected 'ID HEX', 'MAN:ID HEX' or 'ID,HEX'")
         meter_id, key = parse_key(parts[0], parts[1], where)

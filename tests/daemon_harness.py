@@ -178,7 +178,7 @@ def gateway_files(
         + _table("uplink", {"broker": broker_url, **UPLINK_DEFAULTS, **(uplink or {})})
         + _table("storage", {"path": str(files.store), **(storage or {})})
         + _table("control", {"socket": str(socket)})
-        + f"user = {{ users = [{os.getuid()}] }}\n"  # the test's user may read
+        + f"[access]\nuser = {{ users = [{os.getuid()}] }}\n"  # the test's user may read
         + extra
     )
     files.config.write_text(text)

@@ -3,7 +3,9 @@
 docs/design.md, "Testing: real parts only": no mocked broker. ``MosquittoBroker`` writes its
 own configuration into a temporary directory, starts ``mosquitto -c`` on 127.0.0.1, waits
 until the port accepts connections, and can be stopped, started again on the same port, or
-killed (outage tests).
+killed (outage tests). With ``users`` it refuses anonymous clients and knows those users
+(password file by ``mosquitto_passwd``); with ``acl`` too, each user may only read and write
+the topics its ``user NAME`` block in the ACL file lists (a shared gateway's tenants).
 A missing mosquitto is an error, never a skip: ``make setup`` installs it.
 """
 
@@ -17,7 +19,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,10 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 HOST = "127.0.0.1"
 _SEARCH = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
+# The access of an ACL ``topic`` line (mosquitto.conf(5), acl_file); "deny" since 1.6.
+ACL_ACCESS = frozenset({"read", "write", "readwrite", "deny"})
+# One user's ACL: ``(access, topic pattern)`` lines, e.g. ``[("readwrite", "utility-a/#")]``.
+AclRules = Iterable[tuple[str, str]]
 
 
 def _tool(name: str, fallbacks: tuple[str, ...] = ()) -> str:
@@ -109,17 +115,50 @@ def make_tls_files(directory: Path) -> TlsFiles:
     )
 
 
+def write_acl_file(path: Path, acl: Mapping[str, AclRules]) -> Path:
+    """Write mosquitto's ``acl_file``: a ``user NAME`` block of ``topic ACCESS PATTERN``
+    lines per user (mode 0600: mosquitto 2 warns about files others may read)."""
+    blocks = []
+    for user, rules in acl.items():
+        if not user or any(c.isspace() for c in user):
+            raise ValueError(f"ACL user name {user!r}: empty or with white space")
+        block = [f"user {user}"]
+        for access, pattern in rules:
+            if access not in ACL_ACCESS:
+                raise ValueError(f"ACL access {access!r} for {user}: one of {sorted(ACL_ACCESS)}")
+            if not pattern or "\n" in pattern:
+                raise ValueError(f"ACL topic pattern {pattern!r} for {user}")
+            block.append(f"topic {access} {pattern}")
+        blocks.append("\n".join(block))
+    path.touch(mode=0o600)
+    path.write_text("\n\n".join(blocks) + "\n")
+    return path
+
+
 class MosquittoBroker:
-    """A mosquitto process on ``127.0.0.1:port`` with a generated configuration."""
+    """A mosquitto process on ``127.0.0.1:port`` with a generated configuration.
+
+    ``users`` (name -> password): anonymous clients are refused and these users are known.
+    ``acl`` (name -> ``(access, pattern)`` lines, access ``read``, ``write``, ``readwrite``
+    or ``deny``): written as the broker's ``acl_file``, one ``user NAME`` block each; a user
+    without a block (or a topic no line of its block matches) may read and write nothing.
+    ``acl`` needs ``users``. Without either the broker takes anyone, as before.
+    """
 
     def __init__(
         self,
         workdir: Path,
         *,
-        users: dict[str, str] | None = None,
+        users: Mapping[str, str] | None = None,
+        acl: Mapping[str, AclRules] | None = None,
         tls: TlsFiles | None = None,
         require_certificate: bool = False,
     ) -> None:
+        if acl is not None and not users:
+            raise ValueError("an ACL needs users: anonymous clients would bypass it")
+        unknown = sorted(set(acl or ()) - set(users or ()))
+        if unknown:
+            raise ValueError(f"ACL for unknown user(s) {unknown}: not in users")
         self.binary = _tool("mosquitto", _SEARCH)
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
@@ -141,6 +180,8 @@ class MosquittoBroker:
                     capture_output=True,
                 )
             lines += ["allow_anonymous false", f"password_file {passwd}"]
+            if acl is not None:
+                lines.append(f"acl_file {write_acl_file(workdir / 'acl', acl)}")
         else:
             lines.append("allow_anonymous true")
         if tls is not None:
@@ -229,7 +270,16 @@ class Received:
 
 
 class Subscriber:
-    """A paho client (MQTT 5 by default) that records what it receives, for assertions."""
+    """A paho client (MQTT 5 by default) that records what it receives, for assertions.
+
+    ``username``/``password`` log in to a broker started with ``users``. A refused
+    connection (bad credentials, anonymous on such a broker) does not raise: the
+    constructor returns with :attr:`refused` True, :attr:`reason` the broker's CONNACK
+    reason (e.g. ``"Not authorized"``) and the network thread stopped; :meth:`wait_for`
+    and :meth:`publish` then raise. :attr:`granted` holds the SUBACK reason of each topic,
+    :attr:`denied` the topics refused (mosquitto 2.0 grants a subscription an ACL does not
+    cover and filters at delivery instead: nothing arrives from there).
+    """
 
     def __init__(
         self,
@@ -238,17 +288,27 @@ class Subscriber:
         *,
         mqtt5: bool = True,
         client_id: str = "test-subscriber",
+        username: str | None = None,
+        password: str | None = None,
         **connect_options: Any,
     ) -> None:
         self.messages: list[Received] = []
+        self.topics = list(topics)
+        self.refused = False
+        self.reason: str | None = None  # the CONNACK reason of the last connection attempt
+        self.granted: list[Any] = []  # the last SUBACK's reason codes, one per topic
         self._cond = threading.Condition()
         self._subscribed = threading.Event()
+        self._answered = threading.Event()  # SUBACK or a refused CONNACK
         protocol = MQTTProtocolVersion.MQTTv5 if mqtt5 else MQTTProtocolVersion.MQTTv311
         self.client = paho.Client(
             callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol
         )
-        if "username" in connect_options:
-            self.client.username_pw_set(connect_options["username"], connect_options["password"])
+        # Earlier callers passed the credentials through connect_options.
+        username = username if username is not None else connect_options.get("username")
+        password = password if password is not None else connect_options.get("password")
+        if username is not None:
+            self.client.username_pw_set(username, password)
         if broker.tls is not None:
             self.client.tls_set(
                 ca_certs=str(broker.tls.ca),
@@ -256,19 +316,44 @@ class Subscriber:
                 keyfile=str(broker.tls.client_key),
             )
         self.client.on_message = self._on_message
-        self.client.on_subscribe = lambda *_: self._subscribed.set()
+        self.client.on_subscribe = self._on_subscribe
         # Subscribe on every connect: paho reconnects by itself after a broker restart.
-        self.client.on_connect = lambda *_: self.client.subscribe([(t, 1) for t in topics])
+        self.client.on_connect = self._on_connect
         self.client.connect(HOST, broker.port, keepalive=30)
         self.client.loop_start()
-        if not self._subscribed.wait(10):
-            raise TimeoutError("subscriber got no SUBACK")
+        if not self._answered.wait(10):
+            raise TimeoutError("subscriber got no CONNACK refusal and no SUBACK")
+        if self.refused:
+            self.client.loop_stop()
+
+    @property
+    def denied(self) -> list[str]:
+        """The topics whose subscription the broker refused (SUBACK failure codes)."""
+        return [t for t, rc in zip(self.topics, self.granted, strict=False) if rc.is_failure]
+
+    def _on_connect(self, client: paho.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+        self.reason = str(rc)
+        if rc.is_failure:
+            self.refused = True
+            client.disconnect()  # no reconnect with the same credentials
+            self._answered.set()
+            return
+        client.subscribe([(t, 1) for t in self.topics])
+
+    def _on_subscribe(self, _c: Any, _u: Any, _mid: int, codes: list[Any], _p: Any) -> None:
+        self.granted = list(codes)
+        self._subscribed.set()
+        self._answered.set()
+
+    def _check_connected(self) -> None:
+        if self.refused:
+            raise ConnectionRefusedError(f"the broker refused this subscriber: {self.reason}")
 
     def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
         with self._cond:
-            self.messages.append(
-                Received(msg.topic, msg.payload, bool(msg.retain), getattr(msg, "properties", None))
-            )
+            payload = bytes(msg.payload)  # paho types it bytes | bytearray
+            properties = getattr(msg, "properties", None)
+            self.messages.append(Received(msg.topic, payload, bool(msg.retain), properties))
             self._cond.notify_all()
 
     def _find(self, topic: str | None, where: Callable[[Received], bool] | None) -> Received | None:
@@ -284,6 +369,7 @@ class Subscriber:
         timeout: float = 10.0,
     ) -> Received:
         """The first message on ``topic`` matching ``where``, waiting for it (asyncio-friendly)."""
+        self._check_connected()
         deadline = time.monotonic() + timeout
         while True:
             with self._cond:
@@ -298,12 +384,13 @@ class Subscriber:
 
     def publish(self, topic: str, payload: bytes, properties: Any = None) -> None:
         """Publish (QoS 1) and wait for the PUBACK, as a head-end sending a command."""
+        self._check_connected()
         self.client.publish(topic, payload, qos=1, properties=properties).wait_for_publish(10)
 
     def close(self) -> None:
         """Disconnect and stop the network thread."""
         self.client.disconnect()
-        self.client.loop_stop()
+        self.client.loop_stop()  # MQTT_ERR_INVAL, harmless, when refused: already stopped
 
 
 class Ids:

@@ -2,11 +2,14 @@
 
 A command is published to ``{prefix}/gateway/{gw}/command/{name}`` with a JSON object::
 
-    {"gateway": "gw-0001", "args": {...}, "reply_to": "...", "correlation_id": "..."}
+    {"gateway": "gw-0001", "args": {...}, "reply_to": "...", "correlation_id": "...",
+     "client_id": "...", "share_id": "..."}
 
 ``gateway`` is required and must be this gateway's id (a command routed to the wrong gateway
 is refused, never run); ``args`` defaults to ``{}``; ``reply_to`` and ``correlation_id`` are for
-MQTT 3.1.1 clients, which have no response topic or correlation data.
+MQTT 3.1.1 clients, which have no response topic or correlation data. ``client_id`` is the
+head-end's own MQTT client id, for the audit trail (the broker does not tell subscribers
+who published); ``share_id`` is presented once by the head-end of a tenant added at run time.
 
 What a head-end sends back to itself through the gateway is bounded (docs/uplink.md, "Size
 limits"): the payload (:data:`MAX_COMMAND_BYTES`), the reply topic (:data:`MAX_REPLY_TOPIC_BYTES`),
@@ -24,7 +27,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-COMMAND_NAMES = ("backfill", "get_status", "set_priority_meters", "visibility")
+COMMAND_NAMES = (
+    "backfill",
+    "get_status",
+    "set_priority_meters",
+    "visibility",
+    "keys_import",
+    "keys_list",
+    "keys_remove",
+)
+# Keys one keys_import may carry, and meters one keys_remove may name.
+MAX_KEYS = 1000
+MAX_CLIENT_ID_BYTES = 128
+MAX_SHARE_ID_BYTES = 64
 MAX_PRIORITY_METERS = 50
 # Meters one visibility command may name (without a list: every meter of the tenant).
 MAX_VISIBILITY_METERS = 1000
@@ -40,7 +55,12 @@ MAX_CORRELATION_ID_BYTES = 256
 # Bytes of the MQTT 5 correlation data, echoed as the reply's correlation data.
 MAX_CORRELATION_DATA_BYTES = 256
 _METER_ID = re.compile(r"^[0-9]{8}$")
-_COMMAND_KEYS = frozenset({"gateway", "args", "reply_to", "correlation_id"})
+_KEY_METER = re.compile(r"^(?:[A-Z@]{3}:)?[0-9A-F]{8}$")
+_KEY_HEX = re.compile(r"^[0-9A-Fa-f]{32}$")
+_GROUP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_COMMAND_KEYS = frozenset(
+    {"gateway", "args", "reply_to", "correlation_id", "client_id", "share_id"}
+)
 
 
 class CommandRefusedError(ValueError):
@@ -59,19 +79,37 @@ class BackfillArgs:
 
 @dataclass(frozen=True, slots=True)
 class PriorityMetersArgs:
-    """Meters read every 5 minutes (replaces the configured list until restart)."""
+    """Meters read every 5 minutes (replaces the configured list until restart): listed,
+    or the tenant's meter group ``group``."""
 
-    meters: tuple[str, ...]
+    meters: tuple[str, ...] = ()
+    group: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class VisibilityArgs:
-    """The reception rows of these meters (None: every meter of the tenant)."""
+    """The reception rows of these meters (None: every meter of the tenant), or of the
+    tenant's meter group ``group``."""
 
     meters: tuple[str, ...] | None = None
+    group: str | None = None
 
 
-CommandArgs = BackfillArgs | PriorityMetersArgs | VisibilityArgs
+@dataclass(frozen=True, slots=True)
+class KeysImportArgs:
+    """AES keys of the tenant's meters: meter (``ID`` or ``MAN:ID``) -> 16 bytes."""
+
+    keys: dict[str, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class KeysRemoveArgs:
+    """Meters whose keys go."""
+
+    meters: tuple[str, ...]
+
+
+CommandArgs = BackfillArgs | PriorityMetersArgs | VisibilityArgs | KeysImportArgs | KeysRemoveArgs
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +121,8 @@ class Command:
     parsed: CommandArgs | None = None
     correlation_id: str | None = None
     correlation_data: bytes | None = None
+    client_id: str | None = None  # the head-end's own MQTT client id, as it declares it
+    share_id: str | None = None  # a runtime tenant's first command presents it
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,19 +189,83 @@ def check_backfill(args: Mapping[str, Any]) -> BackfillArgs:
     )
 
 
+def _group(args: Mapping[str, Any]) -> str | None:
+    group = args.get("group")
+    if group is None:
+        return None
+    if not isinstance(group, str) or not _GROUP.match(group):
+        raise CommandRefusedError("args.group: a group name (1-64 letters, digits, . _ -)")
+    if "meters" in args:
+        raise CommandRefusedError("args: give meters or group, not both")
+    return group
+
+
 def check_set_priority_meters(args: Mapping[str, Any]) -> PriorityMetersArgs:
-    """``{"meters": [at most 50 distinct 8-digit ids]}``."""
-    _no_other_keys(args, {"meters"})
+    """``{"meters": [at most 50 distinct 8-digit ids]}`` or ``{"group": NAME}``."""
+    _no_other_keys(args, {"meters", "group"})
+    group = _group(args)
+    if group is not None:
+        return PriorityMetersArgs(group=group)
     return PriorityMetersArgs(_meter_ids(args.get("meters"), "meters", MAX_PRIORITY_METERS))
 
 
 def check_visibility(args: Mapping[str, Any]) -> VisibilityArgs:
-    """``{"meters"?: [at most 1,000 distinct 8-digit ids]}``."""
-    _no_other_keys(args, {"meters"})
+    """``{"meters"?: [at most 1,000 distinct 8-digit ids]}`` or ``{"group": NAME}``."""
+    _no_other_keys(args, {"meters", "group"})
+    group = _group(args)
+    if group is not None:
+        return VisibilityArgs(group=group)
     meters = args.get("meters")
     if meters is None:
         return VisibilityArgs()
     return VisibilityArgs(_meter_ids(meters, "meters", MAX_VISIBILITY_METERS))
+
+
+def check_keys_import(args: Mapping[str, Any]) -> KeysImportArgs:
+    """``{"keys": [{"id": "ID"|"MAN:ID", "key": 32 hex digits}, ...]}``, at most 1,000.
+
+    A refusal names the entry by its position, never by the key it carries."""
+    _no_other_keys(args, {"keys"})
+    entries = args.get("keys")
+    if not isinstance(entries, list) or not entries:
+        raise CommandRefusedError("args.keys: a list of {id, key} objects is required")
+    if len(entries) > MAX_KEYS:
+        raise CommandRefusedError(f"args.keys: {len(entries)} keys, at most {MAX_KEYS} allowed")
+    keys: dict[str, bytes] = {}
+    for i, entry in enumerate(entries, start=1):
+        where = f"args.keys[{i}]"
+        if not isinstance(entry, dict) or set(entry) != {"id", "key"}:
+            raise CommandRefusedError(f"{where}: an object with id and key only")
+        meter, key = entry["id"], entry["key"]
+        if not isinstance(meter, str) or not _KEY_METER.match(meter.upper()):
+            raise CommandRefusedError(f"{where}.id: an 8-digit meter id or MAN:ID")
+        if not isinstance(key, str) or not _KEY_HEX.match(key):
+            raise CommandRefusedError(f"{where}.key: 32 hex digits (AES-128)")
+        if meter.upper() in keys:
+            raise CommandRefusedError(f"{where}.id: meter {meter.upper()} appears twice")
+        keys[meter.upper()] = bytes.fromhex(key)
+    return KeysImportArgs(keys)
+
+
+def check_keys_remove(args: Mapping[str, Any]) -> KeysRemoveArgs:
+    """``{"meters": [at most 1,000 ids or MAN:IDs]}``."""
+    _no_other_keys(args, {"meters"})
+    meters = args.get("meters")
+    if not isinstance(meters, list) or not meters or len(meters) > MAX_KEYS:
+        raise CommandRefusedError(f"args.meters: a list of 1 to {MAX_KEYS} meter ids")
+    bad = [m for m in meters if not isinstance(m, str) or not _KEY_METER.match(m.upper())]
+    if bad:
+        raise CommandRefusedError(f"args.meters: {bad[0]!r} is not a meter id")
+    return KeysRemoveArgs(tuple(m.upper() for m in meters))
+
+
+def _declared(doc: Mapping[str, Any], name: str, limit: int) -> str | None:
+    value = doc.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or (_utf8_size(value) or limit + 1) > limit:
+        raise CommandRefusedError(f"{name}: a string of at most {limit} bytes")
+    return value
 
 
 def check_get_status(args: Mapping[str, Any]) -> None:
@@ -205,7 +309,11 @@ def parse_command(
         parsed = check_set_priority_meters(args)
     elif name == "visibility":
         parsed = check_visibility(args)
-    else:
+    elif name == "keys_import":
+        parsed = check_keys_import(args)
+    elif name == "keys_remove":
+        parsed = check_keys_remove(args)
+    else:  # get_status, keys_list
         check_get_status(args)
         parsed = None
     return Command(
@@ -214,6 +322,8 @@ def parse_command(
         parsed=parsed,
         correlation_id=correlation_id_of(doc),
         correlation_data=correlation_data,
+        client_id=_declared(doc, "client_id", MAX_CLIENT_ID_BYTES),
+        share_id=_declared(doc, "share_id", MAX_SHARE_ID_BYTES),
     )
 
 

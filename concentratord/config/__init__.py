@@ -6,6 +6,7 @@ one line ``FILE: KEY: REASON``. ``check_config(path)`` does the same and returns
 documented in config/README.md.
 """
 
+from concentratord.config.access import AccessConfig, RoleGrant
 from concentratord.config.loader import (
     ConfigError,
     check_config,
@@ -29,7 +30,6 @@ from concentratord.config.sections import (
     LimitsConfig,
     RadioConfig,
     Role,
-    RoleGrant,
     ScheduleConfig,
     StorageConfig,
     TenantConfig,
@@ -41,6 +41,7 @@ __all__ = [
     "PRIORITY_METERS_MAX",
     "PROFILES",
     "ROLES",
+    "AccessConfig",
     "Config",
     "ConfigError",
     "ControlConfig",

@@ -18,8 +18,9 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from concentratord.config.access import AccessConfig, RoleGrant
 from concentratord.config.model import Config, tenant_key
-from concentratord.config.sections import ControlConfig, KeyedError, RoleGrant
+from concentratord.config.sections import KeyedError
 from protocols.textformats import KeyFileError, parse_keys
 
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$|\s*\(at end of document\)$")
@@ -104,7 +105,7 @@ def check_config(path: str | os.PathLike[str]) -> list[str]:
             notes.append((f"{where}.password", "sent unencrypted over mqtt://; use mqtts://"))
         if uplink.password is not None and world_readable:
             notes.append((f"{where}.password", "the file is readable by all users; chmod 640"))
-    notes.extend(_unknown_accounts(config.control))
+    notes.extend(_unknown_accounts(config.access))
     return warnings + [f"{file}: {key}: {text}" for key, text in notes]
 
 
@@ -222,12 +223,12 @@ def _read_private(path: str, file: str, key: str, *, text: bool = True) -> tuple
         raise ConfigError(file, key, f"{path}: not UTF-8 text (byte {err.start})") from None
 
 
-def _unknown_accounts(control: ControlConfig) -> Sequence[tuple[str, str]]:
+def _unknown_accounts(access: AccessConfig) -> Sequence[tuple[str, str]]:
     notes: list[tuple[str, str]] = []
     for role in ("user", "superuser", "administrator"):
-        grant: RoleGrant = getattr(control, role)
+        grant: RoleGrant = getattr(access, role)
         for kind, accounts in (("users", grant.users), ("groups", grant.groups)):
             for account in accounts:
                 if isinstance(account, str) and not grant.resolves(kind, account):
-                    notes.append((f"control.{role}.{kind}", f"no such {kind[:-1]}: {account!r}"))
+                    notes.append((f"access.{role}.{kind}", f"no such {kind[:-1]}: {account!r}"))
     return notes

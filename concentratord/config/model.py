@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
+from concentratord.config.access import AccessConfig
 from concentratord.config.field_view import VisibilityConfig, WebConfig
 from concentratord.config.meters import find_overlap, is_exact, matches
 from concentratord.config.profiles import (
@@ -61,6 +62,7 @@ class Config(Section):
     tenant: Annotated[tuple[TenantConfig, ...], Field(strict=False)] = ()
     storage: StorageConfig = StorageConfig()
     control: ControlConfig = ControlConfig()
+    access: AccessConfig = AccessConfig()
     limits: LimitsConfig = LimitsConfig()
     visibility: VisibilityConfig = VisibilityConfig()
     web: WebConfig | None = None  # the web server is off without [web]

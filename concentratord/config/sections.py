@@ -7,11 +7,9 @@ rather than coercing. Checks that involve several tables live in :mod:`.model`.
 
 from __future__ import annotations
 
-import grp
 import os
-import pwd
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -38,7 +36,6 @@ ROLES: tuple[Role, ...] = ("user", "superuser", "administrator")  # lowest first
 DEFAULT_STATE_DIR = "/var/lib/concentratord"
 DEFAULT_SOCKET = "/run/concentratord/control.sock"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_UNIX_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?")
 
 
 class KeyedError(ValueError):
@@ -171,6 +168,16 @@ class KeysConfig(Section):
     # theirs"); this is the escape hatch for a test bench or a filesystem without Unix
     # permissions, and it is warned about.
     allow_insecure_permissions: bool = False
+    # Wrap the runtime keys file (keys.local) at rest with a device key (docs/access.md):
+    # the name of a systemd credential (LoadCredential=NAME:PATH), or a key file.
+    wrap_credential: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] | None = None
+    wrap_key_file: PathStr | None = None
+
+    @model_validator(mode="after")
+    def _one_wrapping(self) -> KeysConfig:
+        if self.wrap_credential is not None and self.wrap_key_file is not None:
+            raise KeyedError("wrap_key_file", "give wrap_credential or wrap_key_file, not both")
+        return self
 
 
 class ScheduleConfig(Section):
@@ -282,15 +289,21 @@ class TenantConfig(Section):
     """``[[tenant]]``: one utility sharing the gateway, with its meters and head-end."""
 
     name: Name
-    meters: Annotated[tuple[MeterPattern, ...], Field(strict=False, min_length=1)]
+    meters: Annotated[tuple[MeterPattern, ...], Field(strict=False)] = ()
+    # Also the meters whose keys this tenant supplied (a utility joins by bringing its keys).
+    meters_from_keys: bool = False
     payload: Literal["decoded", "raw"] = "decoded"
     uplink: UplinkConfig
     keys_file: PathStr | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> TenantConfig:
+        if not self.meters and not self.meters_from_keys:
+            raise KeyedError("meters", "give the tenant's meters, or meters_from_keys = true")
         if self.payload == "raw" and self.keys_file is not None:
             raise KeyedError("keys_file", 'a raw tenant holds no keys: remove it or use "decoded"')
+        if self.payload == "raw" and self.meters_from_keys:
+            raise KeyedError("meters_from_keys", "a raw tenant supplies no keys")
         seen: set[str] = set()
         for meter in self.meters:
             if meter in seen:
@@ -320,72 +333,20 @@ def check_reply_prefixes(tenants: Sequence[TenantConfig], key: Callable[[int], s
                 )
 
 
-def _account(value: int | str) -> int | str:
-    if isinstance(value, int):
-        if value < 0:
-            raise ValueError(f"a uid or gid must not be negative, got {value}")
-    elif not _UNIX_NAME.fullmatch(value):
-        raise ValueError(f"not a user or group name: {value!r}")
-    return value
-
-
-Account = Annotated[int | str, AfterValidator(_account)]
-
-
-class RoleGrant(Section):
-    """Who holds one role on the control socket: Unix users and groups, by name or id."""
-
-    users: Annotated[tuple[Account, ...], Field(strict=False)] = ()
-    groups: Annotated[tuple[Account, ...], Field(strict=False)] = ()
-
-    def holds(self, uid: int, gids: Collection[int]) -> bool:
-        """Whether a peer with ``uid`` and groups ``gids`` holds this role.
-
-        Names are looked up when asked, not at load time: users may be created after the
-        configuration is written, and a name that does not exist grants nothing.
-        """
-        return any(_uid(u) == uid for u in self.users) or any(_gid(g) in gids for g in self.groups)
-
-    @staticmethod
-    def resolves(kind: str, name: str) -> bool:
-        """Whether a user (``kind`` "users") or group name exists on this system."""
-        return (_uid(name) if kind == "users" else _gid(name)) is not None
-
-
-def _uid(account: int | str) -> int | None:
-    if isinstance(account, int):
-        return account
-    try:
-        return pwd.getpwnam(account).pw_uid
-    except KeyError:
-        return None
-
-
-def _gid(account: int | str) -> int | None:
-    if isinstance(account, int):
-        return account
-    try:
-        return grp.getgrnam(account).gr_gid
-    except KeyError:
-        return None
-
-
 class ControlConfig(Section):
-    """``[control]``: the local control socket and the roles of its callers."""
+    """``[control]``: the local control socket (who may use it: ``[access]``)."""
 
     socket: PathStr = DEFAULT_SOCKET
     socket_mode: Annotated[int, Field(ge=0, le=0o777)] = 0o660
-    user: RoleGrant = RoleGrant(groups=("concentratord",))
-    superuser: RoleGrant = RoleGrant()
-    administrator: RoleGrant = RoleGrant(users=(0,))
 
-    def role_of(self, uid: int, gids: Collection[int]) -> Role | None:
-        """The highest role a peer holds (SO_PEERCRED uid and groups), or None."""
-        for role in reversed(ROLES):
-            grant: RoleGrant = getattr(self, role)
-            if grant.holds(uid, gids):
-                return role
-        return None
+    @model_validator(mode="before")
+    @classmethod
+    def _roles_moved(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for role in ROLES:
+                if role in data:
+                    raise KeyedError(role, f"roles are given in [access.{role}] now")
+        return data
 
 
 _CONCENTRATOR = profile_limits("concentrator")

@@ -23,6 +23,7 @@ from typing import Any
 import aiosqlite
 
 from concentratord.store import codec, retention
+from concentratord.store.audit import AuditRecords
 from concentratord.store.idmark import IdMark, MessageIds, first_free_id
 from concentratord.store.model import (
     KINDS,
@@ -70,6 +71,7 @@ class Store:
         recovered_from: Path | None,
         ids: MessageIds,
         newest_interval_end: float,
+        audit_max_bytes: int,
     ) -> None:
         self._db = db
         self.path = path
@@ -85,6 +87,8 @@ class Store:
         #: When the broker last acknowledged a stored row (this process's lifetime).
         self.last_delivered_at: float | None = None
         self._lock = asyncio.Lock()
+        #: The audit trail (concentratord/access), bounded to a share of the quota.
+        self.audit = AuditRecords(db, self._lock, self._transaction, max_bytes=audit_max_bytes)
 
     @classmethod
     async def open(
@@ -95,6 +99,7 @@ class Store:
         backfill_s: float,
         retention: RetentionPolicy | None = None,
         page_size: int = 1024,
+        audit_share: float = 0.05,
     ) -> Store:
         """Open or create the store; a file failing ``quick_check`` is moved aside first.
 
@@ -137,6 +142,7 @@ class Store:
             recovered_from=recovered,
             ids=ids,
             newest_interval_end=float(rows[0][1]),
+            audit_max_bytes=int(max_bytes * audit_share),
         )
 
     async def close(self) -> None:
@@ -315,13 +321,15 @@ class Store:
             )
 
     async def apply_retention(self, now: float) -> dict[str, int]:
-        """Thin and expire delivered rows past their horizon (see RetentionPolicy)."""
+        """Thin and expire delivered rows past their horizon (see RetentionPolicy); audit
+        entries go at the daily horizon, as alarms do."""
         async with self._lock, self._transaction(durable=False):
             thinned, gone = await retention.expired(self._db, now, self.backfill_s, self.retention)
             if thinned or gone:
                 await self._remember_last_id()
                 await retention.remove(self._db, thinned + gone)
-        return {"thinned": len(thinned), "expired": len(gone)}
+        audit = await self.audit.expire(now - max(self.backfill_s, self.retention.daily_keep_s))
+        return {"thinned": len(thinned), "expired": len(gone), "audit_expired": audit}
 
     # ------------------------------------------------------------------ reading
 

@@ -27,13 +27,15 @@ from typing import Any
 
 import aiosqlite
 
+from concentratord.store.audit import DDL as AUDIT_DDL
 from concentratord.store.model import StoreUnwritableError
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 
-DDL = """
+DDL = (
+    """
 CREATE TABLE IF NOT EXISTS outbox (
     message_id   INTEGER PRIMARY KEY,  -- assigned by the store, never reused (meta.last_id)
     tenant       TEXT NOT NULL,
@@ -67,6 +69,8 @@ CREATE TABLE IF NOT EXISTS meter_status (
     flags    TEXT NOT NULL              -- status flags set, sorted, space-separated; '' = OK
 ) WITHOUT ROWID;
 """
+    + AUDIT_DDL
+)
 
 # Counters and marks kept in ``meta``; all survive restarts.
 # ``newest_interval_end`` keeps the newest interval end ever stored once its rows are gone

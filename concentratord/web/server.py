@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from importlib.resources import files
 from typing import Any, Protocol
@@ -23,8 +23,9 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
 
+from concentratord.access import Authority, Caller, NotPermittedError, Permission
 from concentratord.config.field_view import WebConfig
-from concentratord.config.sections import Role
+from concentratord.groups import GroupError, MeterGroups
 from concentratord.tap import Tap, TapBusyError
 from concentratord.visibility import AmbiguousMeterError
 from concentratord.web import events
@@ -59,7 +60,7 @@ class MeterView(Protocol):
     ``tenant`` None means every meter heard; a tenant name means that tenant's meters only.
     """
 
-    def rows(self, tenant: str | None) -> list[dict[str, Any]]:
+    def rows(self, tenant: str | None, meters: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """Every meter heard that ``tenant`` may see."""
         ...
 
@@ -88,18 +89,10 @@ def _error(status: int, message: str, **headers: str) -> web.Response:
     return response
 
 
-def needs(role: Role) -> Callable[[Handler], Handler]:
-    """Decorate a handler so that a token without ``role`` gets 403."""
-
-    def wrap(handler: Handler) -> Handler:
-        async def checked(request: web.Request) -> web.StreamResponse:
-            if not request[_PRINCIPAL].has(role):
-                return _error(403, f"{request.path} needs role {role}")
-            return await handler(request)
-
-        return checked
-
-    return wrap
+def caller_of(request: web.Request) -> Caller:
+    """The request's token as the authority sees it: name, role, tenant, client address."""
+    principal = request[_PRINCIPAL]
+    return Caller(principal.name, principal.role, request.remote or "?", principal.tenant)
 
 
 class _AccessLog(AbstractAccessLogger):
@@ -144,7 +137,9 @@ class WebServer:
         view: MeterView,
         tap: Tap,
         started: float,
+        authority: Authority,
         *,
+        groups: MeterGroups | None = None,
         host: str | None = None,
         port: int | None = None,
         max_streams: int = MAX_STREAMS,
@@ -154,6 +149,8 @@ class WebServer:
         self.config = config
         self.view = view
         self.tap = tap
+        self.authority = authority
+        self.groups = groups
         self.started = iso_utc(started)
         self.host = config.host if host is None else host
         self._port = config.port if port is None else port
@@ -185,10 +182,11 @@ class WebServer:
         )
         app.router.add_get("/", self._page)
         app.router.add_get("/static/{name}", self._asset)
-        app.router.add_get("/api/v1/meters", needs("user")(self._meters))
-        app.router.add_get("/api/v1/meters/{serial}", needs("user")(self._meter))
-        app.router.add_get("/api/v1/events", needs("user")(self._events), allow_head=False)
-        app.router.add_get("/api/v1/tap", needs("superuser")(self._tap), allow_head=False)
+        data, readings = Permission.DATA, Permission.READINGS
+        app.router.add_get("/api/v1/meters", self._needs(data, self._meters))
+        app.router.add_get("/api/v1/meters/{serial}", self._needs(data, self._meter))
+        app.router.add_get("/api/v1/events", self._needs(data, self._events), allow_head=False)
+        app.router.add_get("/api/v1/tap", self._needs(readings, self._tap), allow_head=False)
         app.on_response_prepare.append(self._headers)
         return app
 
@@ -221,6 +219,20 @@ class WebServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    def _needs(self, permission: Permission, handler: Handler) -> Handler:
+        """``handler`` for callers with ``permission``; 403 naming it (audited) otherwise."""
+
+        async def checked(request: web.Request) -> web.StreamResponse:
+            try:
+                await self.authority.check(
+                    caller_of(request), permission, f"GET {request.path}", dict(request.query)
+                )
+            except NotPermittedError as err:
+                return _error(403, str(err))
+            return await handler(request)
+
+        return checked
 
     # ------------------------------------------------------------------ middlewares
 
@@ -289,7 +301,18 @@ class WebServer:
 
     async def _meters(self, request: web.Request) -> web.StreamResponse:
         tenant = request[_PRINCIPAL].tenant
-        return _json({"meters": self.view.rows(tenant), "others": self.view.others(tenant)})
+        group = request.query.get("group")
+        members = None
+        if group is not None:
+            try:
+                if self.groups is None:
+                    raise GroupError(f"no group {group[:64]!r}")
+                members = self.groups.members(group, tenant)
+            except GroupError as err:
+                return _error(404, str(err))
+        return _json(
+            {"meters": self.view.rows(tenant, members), "others": self.view.others(tenant)}
+        )
 
     async def _meter(self, request: web.Request) -> web.StreamResponse:
         raw = request.match_info["serial"]

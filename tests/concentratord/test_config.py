@@ -377,29 +377,34 @@ def test_control_socket_defaults_to_the_runtime_directory(tmp_path: Path) -> Non
     assert load_config(minimal(tmp_path)).control.socket == "/run/concentratord/control.sock"
 
 
-def test_control_role_is_the_highest_one_held(tmp_path: Path) -> None:
-    extra = "[control.superuser]\nusers = [1000]\n[control.user]\ngroups = [100, 1000]\n"
-    control = load_config(minimal(tmp_path, extra)).control
-    assert control.role_of(0, []) == "administrator"
-    assert control.role_of(1000, [1000]) == "superuser"
-    assert control.role_of(1001, [100]) == "user"
-    assert control.role_of(1001, [5]) is None
+def test_access_role_is_the_highest_one_held(tmp_path: Path) -> None:
+    extra = "[access.superuser]\nusers = [1000]\n[access.user]\ngroups = [100, 1000]\n"
+    access = load_config(minimal(tmp_path, extra)).access
+    assert access.role_of(0, []) == "administrator"
+    assert access.role_of(1000, [1000]) == "superuser"
+    assert access.role_of(1001, [100]) == "user"
+    assert access.role_of(1001, [5]) is None
+
+
+def test_roles_under_control_are_refused_with_where_they_went(tmp_path: Path) -> None:
+    path = minimal(tmp_path, "[control.user]\nusers = [1000]\n")
+    assert "control.user: roles are given in [access.user] now" in error_of(path)
 
 
 def test_negative_uid_refused(tmp_path: Path) -> None:
-    path = minimal(tmp_path, "[control.user]\nusers = [-1]\n")
-    assert error_of(path).startswith(f"{path}: control.user.users[1]: a uid or gid must not")
+    path = minimal(tmp_path, "[access.user]\nusers = [-1]\n")
+    assert error_of(path).startswith(f"{path}: access.user.users[1]: a uid or gid must not")
 
 
 def test_check_config_of_a_plain_file_has_no_warnings(tmp_path: Path) -> None:
     # No role names: whether group "concentratord" exists depends on the test machine.
-    text = '[gateway]\nid = "g"\n[uplink]\nbroker = "mqtt://h"\n[control.user]\ngroups = []\n'
+    text = '[gateway]\nid = "g"\n[uplink]\nbroker = "mqtt://h"\n[access.user]\ngroups = []\n'
     assert check_config(config_file(tmp_path, text)) == []
 
 
 def test_check_config_warns_about_unknown_role_names(tmp_path: Path) -> None:
-    path = minimal(tmp_path, '[control.superuser]\ngroups = ["no-such-group-here"]\n')
-    assert f"{path}: control.superuser.groups: no such group: 'no-such-group-here'" in (
+    path = minimal(tmp_path, '[access.superuser]\ngroups = ["no-such-group-here"]\n')
+    assert f"{path}: access.superuser.groups: no such group: 'no-such-group-here'" in (
         check_config(path)
     )
 

@@ -249,7 +249,9 @@ def test_single_bracket_tenant_table_refused_with_a_hint(tmp_path: Path) -> None
 
 def test_tenant_with_no_meters_refused(tmp_path: Path) -> None:
     path = shared(tmp_path, tenant("water", []))
-    assert error_of(path) == f"{path}: tenant[1].meters: must not be empty"
+    assert error_of(path) == (
+        f"{path}: tenant[1].meters: give the tenant's meters, or meters_from_keys = true"
+    )
 
 
 def test_a_pattern_may_name_the_manufacturer(tmp_path: Path) -> None:

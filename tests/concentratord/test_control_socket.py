@@ -1,5 +1,5 @@
-"""The control socket: roles checked per command, changes audited, bad requests refused.
-Real Unix sockets; the peer credentials come from the kernel."""
+"""The control socket: permissions checked per command, changes and refusals audited, bad
+requests refused. Real Unix sockets; the peer credentials come from the kernel."""
 
 from __future__ import annotations
 
@@ -12,30 +12,34 @@ from typing import Any
 
 import pytest
 
-from concentratord.control import MAX_REQUEST, AuditLog, ControlCommand, ControlServer
+from concentratord.access import Caller, Permission
+from concentratord.config.sections import Role
+from concentratord.control import MAX_REQUEST, ControlCommand, ControlServer
 from concentratord.ctl import request
+from tests.concentratord.access_helpers import as_role, recording_authority
 
 
-async def _status(args: dict[str, Any]) -> Any:
+async def _status(args: dict[str, Any], caller: Caller) -> Any:
     return {"meters": 3}
 
 
-async def _add_key(args: dict[str, Any]) -> Any:
-    return {"added": args["meter_id"]}
+async def _add_key(args: dict[str, Any], caller: Caller) -> Any:
+    return {"added": args["meter_id"], "by": caller.user}
 
 
 COMMANDS = {
-    "status": ControlCommand("user", _status),
-    "keys": ControlCommand("administrator", _add_key, changes=True),
+    "status": ControlCommand(Permission.DATA, _status),
+    "keys": ControlCommand(Permission.DEVICES, _add_key, changes=True),
 }
+AUDIT: list[dict[str, Any]] = []
 
 
-def serve(tmp_path: Path, role: str | None, calls: list[tuple[str, dict[str, Any]]]) -> Any:
+def serve(tmp_path: Path, role: Role | None, calls: list[tuple[str, dict[str, Any]]]) -> Any:
     sock = tmp_path / "control.sock"
-    audit = AuditLog(tmp_path / "audit.log", clock=lambda: 1000.0)
+    AUDIT.clear()
 
     async def main() -> list[Any]:
-        server = ControlServer(str(sock), COMMANDS, lambda uid, gids: role, audit)
+        server = ControlServer(str(sock), COMMANDS, as_role(role), recording_authority(AUDIT))
         await server.start()
         try:
             results = []
@@ -55,24 +59,34 @@ def test_user_may_read_status(tmp_path: Path) -> None:
     assert serve(tmp_path, "user", [("status", {})]) == [{"meters": 3}]
 
 
-def test_user_may_not_change_keys_and_the_refusal_is_audited(tmp_path: Path) -> None:
+def test_user_may_not_change_keys_and_the_refusal_names_the_permission(tmp_path: Path) -> None:
     (result,) = serve(tmp_path, "user", [("keys", {"meter_id": "12345678", "key": "00" * 16})])
-    assert "needs role administrator" in result
-    entry = json.loads((tmp_path / "audit.log").read_text())
-    assert entry["outcome"].startswith("refused")
+    assert 'keys needs "device management"; you are alice (user)' in result
+
+
+def test_a_refusal_is_audited_with_the_secret_redacted(tmp_path: Path) -> None:
+    serve(tmp_path, "user", [("keys", {"meter_id": "12345678", "key": "00" * 16})])
+    (entry,) = AUDIT
+    assert entry["event"] == "refusal" and entry["outcome"].startswith("refused")
     assert entry["args"]["key"] == "<redacted>"
 
 
-def test_administrator_change_is_audited_with_who_and_what(tmp_path: Path) -> None:
-    serve(tmp_path, "administrator", [("keys", {"meter_id": "12345678", "key": "00" * 16})])
-    entry = json.loads((tmp_path / "audit.log").read_text())
-    assert entry["command"] == "keys" and entry["outcome"] == "done"
-    assert isinstance(entry["who"]["uid"], int) and entry["time"] == 1000.0
+def test_a_change_is_audited_with_user_computer_and_what(tmp_path: Path) -> None:
+    serve(tmp_path, "superuser", [("keys", {"meter_id": "12345678", "key": "00" * 16})])
+    (entry,) = AUDIT
+    assert entry["action"] == "keys" and entry["outcome"] == "done"
+    assert entry["user"] == "alice" and entry["computer"].endswith("/local")
+    assert entry["time"] == 1000.0
+
+
+def test_a_read_is_not_audited(tmp_path: Path) -> None:
+    serve(tmp_path, "user", [("status", {})])
+    assert AUDIT == []
 
 
 def test_peer_without_a_role_is_refused(tmp_path: Path) -> None:
     (result,) = serve(tmp_path, None, [("status", {})])
-    assert "you have none" in result
+    assert "you are alice (no role)" in result
 
 
 def test_unknown_command_is_refused_with_a_reason(tmp_path: Path) -> None:
@@ -85,20 +99,20 @@ def test_socket_file_is_removed_on_stop(tmp_path: Path) -> None:
     assert not (tmp_path / "control.sock").exists()
 
 
-def test_an_action_may_need_a_lesser_role_than_the_command(tmp_path: Path) -> None:
+def test_an_action_may_need_another_permission_than_the_command(tmp_path: Path) -> None:
     commands = {
         "keys": ControlCommand(
-            "administrator",
+            Permission.DEVICES,
             _add_key,
             changes=True,
-            actions={"list": ("superuser", False), "add": ("administrator", True)},
+            actions={"list": (Permission.DATA, False), "add": (Permission.DEVICES, True)},
         )
     }
     sock = tmp_path / "control.sock"
-    audit = AuditLog(tmp_path / "audit.log", clock=lambda: 1.0)
+    entries: list[dict[str, Any]] = []
 
     async def main() -> list[Any]:
-        server = ControlServer(str(sock), commands, lambda uid, gids: "superuser", audit)
+        server = ControlServer(str(sock), commands, as_role("user"), recording_authority(entries))
         await server.start()
         try:
             listed = await asyncio.to_thread(
@@ -116,9 +130,9 @@ def test_an_action_may_need_a_lesser_role_than_the_command(tmp_path: Path) -> No
             await server.stop()
 
     listed, added = asyncio.run(main())
-    assert listed == {"added": "1"}  # the handler ran: superuser may list
-    assert "needs role administrator" in added
-    assert "refused" in (tmp_path / "audit.log").read_text()
+    assert listed == {"added": "1", "by": "alice"}  # the handler ran: a user may list
+    assert 'keys add needs "device management"' in added
+    assert [e["action"] for e in entries] == ["keys add"]
 
 
 def exchange(path: str, line: bytes) -> dict[str, Any]:
@@ -147,10 +161,9 @@ def padded_status(size: int) -> bytes:
 def raw_lines(tmp_path: Path, lines: list[bytes]) -> list[dict[str, Any]]:
     """Each line sent on its own connection to one server, in order; the replies."""
     sock = str(tmp_path / "control.sock")
-    audit = AuditLog(tmp_path / "audit.log", clock=lambda: 1.0)
 
     async def main() -> list[dict[str, Any]]:
-        server = ControlServer(sock, COMMANDS, lambda uid, gids: "user", audit)
+        server = ControlServer(sock, COMMANDS, as_role("user"), recording_authority([]))
         await server.start()
         try:
             return [await asyncio.to_thread(exchange, sock, line) for line in lines]
@@ -161,12 +174,14 @@ def raw_lines(tmp_path: Path, lines: list[bytes]) -> list[dict[str, Any]]:
 
 
 def test_request_over_the_limit_is_refused_as_too_long(tmp_path: Path) -> None:
-    (reply,) = raw_lines(tmp_path, [padded_status(100 * 1024)])
+    (reply,) = raw_lines(tmp_path, [padded_status(MAX_REQUEST + 100 * 1024)])
     assert reply == {"ok": False, "error": "request too long"}
 
 
 def test_server_answers_the_next_connection_after_a_too_long_request(tmp_path: Path) -> None:
-    replies = raw_lines(tmp_path, [padded_status(100 * 1024), b'{"command": "status"}\n'])
+    replies = raw_lines(
+        tmp_path, [padded_status(MAX_REQUEST + 100 * 1024), b'{"command": "status"}\n']
+    )
     assert replies[1] == {"ok": True, "result": {"meters": 3}}
 
 
@@ -174,7 +189,7 @@ def test_too_long_request_logs_no_error(tmp_path: Path, caplog: pytest.LogCaptur
     # An exception escaping the connection handler is logged by asyncio at ERROR with a
     # traceback; a refused request must be a warning at most.
     with caplog.at_level(logging.DEBUG):
-        raw_lines(tmp_path, [padded_status(100 * 1024)])
+        raw_lines(tmp_path, [padded_status(MAX_REQUEST + 100 * 1024)])
     assert [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info] == []
 
 

@@ -19,9 +19,12 @@ from typing import Any
 
 import pytest
 
-from concentratord.control import AuditLog, Command, ControlCommand, ControlServer
+from concentratord.access import Caller, Permission
+from concentratord.config.sections import Role
+from concentratord.control import Command, ControlCommand, ControlServer
 from concentratord.tap import Tap, TapEvent
 from concentratord.tap_cmd import event_line, parse_meter, tap_command
+from tests.concentratord.access_helpers import as_role, recording_authority
 
 BIN = Path(sys.executable).parent
 
@@ -41,24 +44,23 @@ def event(n: int, meter_id: str = "12345678", manufacturer: str = "KAM") -> TapE
     }
 
 
-async def _status(args: dict[str, Any]) -> Any:
+async def _status(args: dict[str, Any], caller: Caller) -> Any:
     return {"meters": 3}
 
 
-def tap_server(tmp_path: Path, tap: Tap, role: str = "superuser") -> tuple[str, ControlServer]:
+def tap_server(tmp_path: Path, tap: Tap, role: Role = "superuser") -> tuple[str, ControlServer]:
     """A control server (not started) offering ``tap`` and ``status`` to a peer of ``role``,
     and its socket path."""
     path = str(tmp_path / "control.sock")
     commands: dict[str, Command] = {
         "tap": tap_command(tap),
-        "status": ControlCommand("user", _status),
+        "status": ControlCommand(Permission.DATA, _status),
     }
-    audit = AuditLog(tmp_path / "audit.log", clock=lambda: 1.0)
-    return path, ControlServer(path, commands, lambda uid, gids: role, audit)
+    return path, ControlServer(path, commands, as_role(role), recording_authority([]))
 
 
 @asynccontextmanager
-async def serving(tmp_path: Path, tap: Tap, role: str = "superuser") -> AsyncIterator[str]:
+async def serving(tmp_path: Path, tap: Tap, role: Role = "superuser") -> AsyncIterator[str]:
     """:func:`tap_server`, started, stopped on exit; yields the socket path."""
     path, server = tap_server(tmp_path, tap, role)
     await server.start()
@@ -154,7 +156,7 @@ def test_user_is_refused_the_tap(tmp_path: Path) -> None:
 
     assert asyncio.run(main()) == {
         "ok": False,
-        "error": "tap needs role superuser, you have user",
+        "error": 'tap needs "reading management"; you are alice (user)',
     }
     assert not tap.watching
 

@@ -149,7 +149,7 @@ def test_retention_thins_hourly_to_daily_then_deletes(tmp_path: Path) -> None:
         return result, [(r.kind, _number(r.document)) for r in rows]
 
     result, kept = with_store(tmp_path / "s.sqlite", body, retention=policy, backfill_s=DAY)
-    assert result == {"thinned": 1, "expired": 2}
+    assert result == {"thinned": 1, "expired": 2, "audit_expired": 0}
     assert kept == [("readings", 1), ("readings", 3), ("alarm", 5)]
 
 
@@ -173,7 +173,7 @@ def test_retention_keeps_everything_inside_the_backfill_window(tmp_path: Path) -
         return await store.apply_retention(now=5 * DAY)
 
     result = with_store(tmp_path / "s.sqlite", body, retention=policy, backfill_s=10 * DAY)
-    assert result == {"thinned": 0, "expired": 0}
+    assert result == {"thinned": 0, "expired": 0, "audit_expired": 0}
 
 
 def test_stats_report_pending_per_tenant_and_kind_and_space(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import pytest
 from concentratord.config.field_view import WebConfig
 from concentratord.tap import Tap
 from concentratord.web import TokenFileError, WebServer
+from tests.concentratord.access_helpers import recording_authority
 from tests.concentratord.web_helpers import (
     INSTALLER,
     STARTED,
@@ -137,7 +138,14 @@ def test_others_counts_the_meters_of_other_tenants(server: ServerThread) -> None
 def test_role_user_is_403_on_the_full_tap(server: ServerThread) -> None:
     status, _, body = get(f"{server.url}/api/v1/tap", INSTALLER)
     assert status == 403
-    assert body == {"error": "/api/v1/tap needs role superuser"}
+    assert body == {"error": 'GET /api/v1/tap needs "reading management"; you are installer (user)'}
+
+
+def test_a_403_is_audited_with_the_token_name_and_client_address(server: ServerThread) -> None:
+    get(f"{server.url}/api/v1/tap", INSTALLER)
+    (entry,) = server.audit
+    assert entry["event"] == "refusal" and entry["user"] == "installer"
+    assert entry["computer"].endswith("/127.0.0.1")
 
 
 def test_writes_are_refused(server: ServerThread) -> None:
@@ -263,7 +271,9 @@ def test_unusable_token_file_is_an_error_naming_it(
     if content is not None:
         path.write_text(content)
     config = web_config({"name": "from-file", "token_file": str(path)})
-    server = WebServer(config, field(), Tap(), STARTED, host="127.0.0.1", port=0)
+    server = WebServer(
+        config, field(), Tap(), STARTED, recording_authority([]), host="127.0.0.1", port=0
+    )
     with pytest.raises(TokenFileError, match=f"'from-file': token_file {path}: {says}"):
         asyncio.run(server.start())
 
@@ -281,7 +291,9 @@ def test_page_is_served_at_root_with_its_assets(server: ServerThread) -> None:
 def test_port_zero_binds_a_real_port() -> None:
     async def main() -> int:
         config: WebConfig = web_config()
-        server = WebServer(config, field(), Tap(), STARTED, host="127.0.0.1", port=0)
+        server = WebServer(
+            config, field(), Tap(), STARTED, recording_authority([]), host="127.0.0.1", port=0
+        )
         await server.start()
         try:
             return server.port

@@ -18,7 +18,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +28,7 @@ from concentratord.config.field_view import WebConfig
 from concentratord.tap import Tap
 from concentratord.visibility import AmbiguousMeterError
 from concentratord.web import WebServer
+from tests.concentratord.access_helpers import recording_authority
 from tests.missing import missing
 
 T = TypeVar("T")
@@ -96,8 +97,13 @@ class FakeView:
     def __init__(self, rows: list[dict[str, Any]]) -> None:
         self.meters = rows
 
-    def rows(self, tenant: str | None) -> list[dict[str, Any]]:
-        return [r for r in self.meters if tenant is None or r["tenant"] == tenant]
+    def rows(self, tenant: str | None, meters: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        wanted = None if meters is None else set(meters)
+        return [
+            r
+            for r in self.meters
+            if (tenant is None or r["tenant"] == tenant) and (wanted is None or r["id"] in wanted)
+        ]
 
     def row(self, serial: str, tenant: str | None) -> dict[str, Any] | None:
         manufacturer, _, ident = serial.rpartition(":")
@@ -141,7 +147,12 @@ class ServerThread:
         self.view = view
         self.tap = tap or Tap()
         self.loop = asyncio.new_event_loop()
-        self.server = WebServer(config, view, self.tap, STARTED, host="127.0.0.1", port=0, **kwargs)
+        #: What the server's authority wrote to the audit trail (refusals).
+        self.audit: list[dict[str, Any]] = []
+        authority = recording_authority(self.audit)
+        self.server = WebServer(
+            config, view, self.tap, STARTED, authority, host="127.0.0.1", port=0, **kwargs
+        )
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
     def __enter__(self) -> ServerThread:

@@ -163,7 +163,8 @@ def _config(
         f'[clock]\nsource = "trusted"\n'
         f'[storage]\npath = "{files.store}"\n'
         f'[control]\nsocket = "{files.socket}"\n'
-        f"user = {{ users = [{os.getuid()}] }}\nsuperuser = {{ users = [{os.getuid()}] }}\n"
+        f"[access]\nuser = {{ users = [{os.getuid()}] }}\n"
+        f"superuser = {{ users = [{os.getuid()}] }}\n"
         f"[visibility]\ngood_reception_rate = {GOOD_RATE}\nsilent_after = {SILENT_AFTER}\n"
         f"stats_interval = {STATS_EVERY_S}\n"
         f'[web]\nlisten = "127.0.0.1:{web_port}"\n'

@@ -32,14 +32,14 @@
     $("token-input").focus();
   }
 
-  class Refused extends Error {}
+  class NotPermittedError extends Error {}
 
-  // GET an API path with the token; 401 asks for the token again and throws Refused.
+  // GET an API path with the token; 401 asks for the token again and throws NotPermittedError.
   async function api(path) {
     const response = await fetch(path, { headers: { Authorization: "Bearer " + token() } });
     if (response.status === 401) {
       askToken("The token was refused: enter it again.");
-      throw new Refused();
+      throw new NotPermittedError();
     }
     const body = await response.json();
     return { status: response.status, body };
@@ -108,7 +108,7 @@
     try {
       answer = await api(`/api/v1/meters/${encodeURIComponent(text)}`);
     } catch (err) {
-      if (seq === searchSeq && !(err instanceof Refused)) {
+      if (seq === searchSeq && !(err instanceof NotPermittedError)) {
         result.textContent = "The gateway did not answer.";
         result.className = "error";
       }
@@ -134,7 +134,7 @@
       meters = answer.body.meters || [];
       others = answer.body.others || 0;
     } catch (err) {
-      if (!(err instanceof Refused)) $("meter-summary").textContent = "The gateway did not answer.";
+      if (!(err instanceof NotPermittedError)) $("meter-summary").textContent = "The gateway did not answer.";
       return;
     }
     drawMeters();
@@ -299,7 +299,7 @@
       try {
         await api("/api/v1/meters");
       } catch (err) {
-        if (!(err instanceof Refused)) $("token-error").textContent = "The gateway did not answer.";
+        if (!(err instanceof NotPermittedError)) $("token-error").textContent = "The gateway did not answer.";
         return;
       }
       start();
