@@ -216,14 +216,41 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("meters", help="meters heard, with their last reading")
     visible = sub.add_parser("visible", help="visibility check: meters heard and how well")
     visible.add_argument("serial", nargs="?", help="one meter id")
+    visible.add_argument("--group", help="only the meters of this group")
     sub.add_parser("alarms", help="active and recent alarms")
     sub.add_parser("queue", help="outbox depth per class")
-    keys = sub.add_parser("keys", help="list, add or remove meter keys")
-    keys.add_argument("action", choices=["list", "add", "remove"])
-    keys.add_argument("meter_id", nargs="?")
-    keys.add_argument("key", nargs="?")
+    keys = sub.add_parser("keys", help="list, import or remove meter keys (never on argv)")
+    keys.add_argument("action", choices=["list", "import", "remove"])
+    keys.add_argument("source", nargs="*", help="import: FILE or - (stdin); remove: meter ids")
+    keys.add_argument("--tenant", help="the tenant the keys are for (list: that tenant's)")
+    keys.add_argument("--kem", metavar="FILE", help="import a Kamstrup KEM file")
+    keys.add_argument("--password-file", help="the KEM file's password, in a file")
     config = sub.add_parser("config", help="show or check the running configuration")
     config.add_argument("action", choices=["show", "check"])
+    audit = sub.add_parser("audit", help="the audit trail: who changed what, and refusals")
+    audit.add_argument("--since", help="from this ISO 8601 time (UTC with Z)")
+    audit.add_argument("--until", help="before this ISO 8601 time")
+    audit.add_argument("--csv", action="store_true", help="print CSV")
+    audit.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="JSON")
+    access = sub.add_parser("access", help="show or change which role holds which permission")
+    access.add_argument("action", choices=["show", "grant", "revoke"])
+    access.add_argument("role", nargs="?", choices=["user", "superuser", "administrator"])
+    access.add_argument("permission", nargs="*", help='e.g. "device management"')
+    group = sub.add_parser("group", help="meter groups")
+    group.add_argument("action", choices=["create", "delete", "add", "remove", "list", "show"])
+    group.add_argument("name", nargs="?")
+    group.add_argument("meters", nargs="*", help="meter ids (add, remove)")
+    group.add_argument("--tenant", help="create: a group of this tenant's meters")
+    tenant = sub.add_parser("tenant", help="tenants added at run time (share ID)")
+    tenant.add_argument("action", choices=["add", "remove", "list"])
+    tenant.add_argument("name", nargs="?")
+    tenant.add_argument("--broker", help="mqtt[s]://HOST[:PORT] of its head-end")
+    tenant.add_argument("--prefix", help="its topic prefix")
+    tenant.add_argument("--username", help="its MQTT user name")
+    tenant.add_argument("--password-file", help="its MQTT password, in a file")
+    tenant.add_argument("--meter", action="append", dest="meters", help="ID or pattern")
+    tenant.add_argument("--meters-from-keys", action="store_true", default=None)
+    tenant.add_argument("--payload", choices=["decoded", "raw"])
     tap_cmd = sub.add_parser("tap", help="live: each telegram the daemon hears (until Ctrl-C)")
     tap_cmd.add_argument("--meter", type=_meter, help="only this meter: ID or MAN:ID")
     # Also after the command (``tap --json``); SUPPRESS keeps a ``--json`` given before it.
@@ -232,8 +259,82 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _args_of(ns: argparse.Namespace) -> dict[str, Any]:
-    skip = {"socket", "json", "command"}
-    return {k: v for k, v in vars(ns).items() if k not in skip and v is not None}
+    """The request's arguments; files named are read here (a key never goes on argv)."""
+    skip = {"socket", "json", "command", "csv", "password_file", "kem", "source"}
+    args = {k: v for k, v in vars(ns).items() if k not in skip and v is not None}
+    if ns.command == "keys":
+        args.update(_keys_args(ns))
+    elif ns.command == "access" and ns.permission:
+        args["permission"] = " ".join(ns.permission)
+    elif ns.command == "group" and not ns.meters:
+        args.pop("meters", None)
+    elif ns.command == "tenant" and ns.password_file:
+        args["password"] = _read(ns.password_file).strip()
+    return args
+
+
+def _read(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ControlError(f"cannot read {path}: {err}") from None
+
+
+def _keys_args(ns: argparse.Namespace) -> dict[str, Any]:
+    if ns.action == "remove":
+        if not ns.source:
+            raise ControlError("keys remove needs one or more meter ids")
+        return {"meters": ns.source}
+    if ns.action != "import":
+        return {}
+    if ns.kem:
+        from protocols.kem import KemError, parse_kem
+
+        if not ns.password_file:
+            raise ControlError("--kem needs --password-file (a password never goes on argv)")
+        try:
+            with open(ns.kem, "rb") as handle:
+                data = handle.read()
+            keys = parse_kem(data, _read(ns.password_file).strip())
+        except OSError as err:
+            raise ControlError(f"cannot read {ns.kem}: {err.strerror or err}") from None
+        except KemError as err:
+            raise ControlError(f"{ns.kem}: {err}") from None
+        text = "".join(f"{meter} {key.hex()}\n" for meter, key in keys.items())
+        return {"text": text, "source": ns.kem}
+    if len(ns.source) != 1:
+        raise ControlError("keys import needs one FILE, or - for stdin (keys never on argv)")
+    source = ns.source[0]
+    return {"text": _read(source), "source": "stdin" if source == "-" else source}
+
+
+def render_audit_csv(entries: list[dict[str, Any]]) -> str:
+    """The audit entries as CSV: one row each, arguments as JSON."""
+    import csv
+    import io
+    from datetime import UTC, datetime
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["time", "event", "user", "computer", "tenant", "action", "args", "outcome"])
+    for e in entries:
+        when = datetime.fromtimestamp(float(e["time"]), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        writer.writerow(
+            [
+                when,
+                e["event"],
+                e["user"],
+                e["computer"],
+                e.get("tenant") or "",
+                e["action"],
+                json.dumps(e["args"]),
+                e["outcome"],
+            ]
+        )
+    return out.getvalue().rstrip("\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -252,8 +353,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     if ns.json:
         print(json.dumps(result, indent=2))
+    elif ns.command == "audit" and ns.csv:
+        print(render_audit_csv(result))
+    elif ns.command == "visible":
+        print(render_visible(result))
     else:
-        print(render_visible(result) if ns.command == "visible" else render_table(result))
+        print(render_table(result))
     return 0
 
 

@@ -127,7 +127,13 @@ def test_visible_lists_meters_with_reception_and_a_count_of_others(socket_path: 
 
 
 def test_refusal_is_reported_with_the_daemons_reason(socket_path: Path) -> None:
-    FakeDaemon(socket_path, {"ok": False, "error": "role user may not add keys"})
-    result = ctl(socket_path, "keys", "add", "12345678", "00" * 16)
+    FakeDaemon(socket_path, {"ok": False, "error": 'keys remove needs "device management"'})
+    result = ctl(socket_path, "keys", "remove", "12345678")
     assert result.returncode == 1
-    assert "role user may not add keys" in result.stderr
+    assert 'keys remove needs "device management"' in result.stderr
+
+
+def test_a_key_on_the_command_line_is_refused_before_anything_is_sent(socket_path: Path) -> None:
+    result = ctl(socket_path, "keys", "import", "12345678", "00" * 16)
+    assert result.returncode == 1
+    assert "keys never on argv" in result.stderr
