@@ -294,7 +294,7 @@ class Daemon:
         uplink = MqttUplink(
             self.config.broker_settings(settings),
             gateway_id=self.gateway,
-            online_state=self.online_document,
+            online_state=lambda: self.online_document(tenant),
             offline_state=self.offline_document,
             message_ids=self.next_id,
             prefix=settings.uplink.prefix,
@@ -564,8 +564,9 @@ class Daemon:
         status["store"] = {k: store[k] for k in ("writable", "problem") if k in store}
         return status
 
-    def online_document(self) -> dict[str, Any]:
-        """The retained ``online`` state (fresh counters at every connect)."""
+    def online_document(self, tenant: str) -> dict[str, Any]:
+        """The retained ``online`` state of ``tenant``'s uplink (fresh counters at every
+        connect: that tenant's own, as in its stats)."""
         info = self.driver.module_info() if self.driver is not None else None
         radio = {
             "module": self.config.radio.module,
@@ -582,7 +583,7 @@ class Daemon:
             profile=self.config.gateway.profile,
             radio=radio,
             uptime_s=int(self.clock() - self.state.started),
-            counters=self.counters(),
+            counters=self.tenant_counters(tenant),
         )
 
     def offline_document(self, reason: str) -> dict[str, Any]:
