@@ -137,3 +137,54 @@ def test_a_key_on_the_command_line_is_refused_before_anything_is_sent(socket_pat
     result = ctl(socket_path, "keys", "import", "12345678", "00" * 16)
     assert result.returncode == 1
     assert "keys never on argv" in result.stderr
+
+
+def test_a_kem_file_is_decrypted_here_and_only_its_keys_are_sent(
+    socket_path: Path, tmp_path: Path
+) -> None:
+    from protocols.kem import build_kem
+
+    key = bytes(range(16))
+    kem = tmp_path / "delivery.kem"
+    kem.write_bytes(build_kem({"12345678": key}, "s3cret-pass"))
+    password = tmp_path / "kem.pw"
+    password.write_text("s3cret-pass\n")
+    daemon = FakeDaemon(socket_path, {"ok": True, "result": {"imported": 1}})
+    result = ctl(socket_path, "keys", "import", "--kem", str(kem), "--password-file", str(password))
+    assert result.returncode == 0, result.stderr
+    (sent,) = daemon.requests
+    assert sent["args"]["text"] == f"12345678 {key.hex()}\n"
+    assert sent["args"]["source"] == str(kem)
+    assert "s3cret-pass" not in json.dumps(sent)
+
+
+def test_a_kem_file_with_the_wrong_password_sends_nothing(
+    socket_path: Path, tmp_path: Path
+) -> None:
+    from protocols.kem import build_kem
+
+    kem = tmp_path / "delivery.kem"
+    kem.write_bytes(build_kem({"12345678": bytes(16)}, "right"))
+    password = tmp_path / "kem.pw"
+    password.write_text("wrong")
+    daemon = FakeDaemon(socket_path, {"ok": True, "result": {}})
+    result = ctl(socket_path, "keys", "import", "--kem", str(kem), "--password-file", str(password))
+    assert result.returncode == 1 and str(kem) in result.stderr
+    assert daemon.requests == []
+
+
+def test_keys_are_read_from_stdin_for_dash(socket_path: Path) -> None:
+    daemon = FakeDaemon(socket_path, {"ok": True, "result": {"imported": 1}})
+    result = subprocess.run(
+        [str(BIN / "concentratorctl"), "--socket", str(socket_path), "keys", "import", "-"],
+        input="12345678 " + "00" * 16 + "\n",
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    assert daemon.requests[0]["args"] == {
+        "action": "import",
+        "text": "12345678 " + "00" * 16 + "\n",
+        "source": "stdin",
+    }
