@@ -291,6 +291,9 @@ class Daemon:
         async def on_command(command: Command) -> Reply | None:
             return await commands.handle(command)  # bound below, before the uplink starts
 
+        async def on_refused(name: str, doc: dict[str, Any], reason: str) -> None:
+            await commands.refused(name, doc, reason)
+
         uplink = MqttUplink(
             self.config.broker_settings(settings),
             gateway_id=self.gateway,
@@ -300,6 +303,7 @@ class Daemon:
             prefix=settings.uplink.prefix,
             codec=codec_named(settings.uplink.codec),
             on_command=on_command,
+            on_refused=on_refused,
         )
         publisher = Publisher(
             tenant,

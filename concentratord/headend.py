@@ -108,6 +108,20 @@ class HeadEndCommands:
         )
         return reply
 
+    async def refused(self, name: str, doc: dict[str, Any], reason: str) -> None:
+        """A command the uplink refused before it reached :meth:`handle` (malformed, for
+        another gateway, bad arguments): audited like every refusal."""
+        declared = doc.get("client_id")
+        client = declared if isinstance(declared, str) and len(declared) <= 128 else None
+        args = doc.get("args")
+        await self._s.authority.record(
+            headend(self.tenant, self.role, client),
+            name,
+            args if isinstance(args, dict) else {},
+            f"refused: {reason}",
+            event="refusal",
+        )
+
     async def _run(self, command: Command) -> Reply:
         s, tenant, parsed = self._s, self.tenant, command.parsed
         if command.name == "get_status":

@@ -28,7 +28,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from protocols.backoff import Backoff
 from uplink.codecs import Codec, JsonCodec
 from uplink.commands import Command, Reply
-from uplink.dispatch import CommandDispatcher
+from uplink.dispatch import CommandDispatcher, RefusalHook
 from uplink.errors import NotConnectedError, PublishRefusedError, PublishTimeoutError, UplinkError
 from uplink.settings import BrokerSettings
 from uplink.topics import DEFAULT_PREFIX, Topics, check_publish_topic
@@ -78,6 +78,7 @@ class MqttUplink:
         client_id: str | None = None,
         on_command: CommandHandler | None = None,
         allowed_commands: frozenset[str] | None = None,
+        on_refused: RefusalHook | None = None,
         max_pending_commands: int = 16,
         publish_timeout: float = 30.0,
         rng: random.Random | None = None,
@@ -106,6 +107,7 @@ class MqttUplink:
             on_command=on_command,
             allowed=allowed_commands,
             max_pending=max_pending_commands,
+            on_refused=on_refused,
         )
 
     @property

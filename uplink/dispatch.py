@@ -38,6 +38,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+# Told of each command refused before the daemon's handler saw it (malformed, wrong
+# gateway, bad arguments, a refused reply topic, busy): name, payload as decoded, reason.
+RefusalHook = Callable[[str, dict[str, Any], str], Awaitable[None]]
+
+
 class CommandDispatcher:
     """Runs each received command in its own task, at most ``max_pending`` at once."""
 
@@ -50,6 +55,7 @@ class CommandDispatcher:
         on_command: Callable[[Command], Awaitable[Reply | None]] | None,
         allowed: frozenset[str] | None,
         max_pending: int,
+        on_refused: RefusalHook | None = None,
     ) -> None:
         self._uplink = uplink
         self._gateway = gateway_id
@@ -57,6 +63,7 @@ class CommandDispatcher:
         self._on_command = on_command
         self._allowed = allowed
         self._max_pending = max_pending
+        self._on_refused = on_refused
         self._tasks: set[asyncio.Task[None]] = set()
         self.counters: dict[str, int] = {"received": 0, "refused": 0, "replied": 0}
 
@@ -99,10 +106,16 @@ class CommandDispatcher:
         reply_topic, refusal = self._reply_topic(response_topic, doc)
         if refusal is not None:
             reply = Reply.refused(refusal)  # outranks a payload error: it says where we reply
+        handled = False
         if reply is None:
-            reply = await self._execute(name, doc, correlation, busy)
+            reply, handled = await self._execute(name, doc, correlation, busy)
         if reply is None:
             return
+        if not reply.ok and not handled and self._on_refused is not None:
+            try:
+                await self._on_refused(name, doc, reply.error or "refused")
+            except Exception:  # the reply goes out whatever the hook does
+                log.exception("uplink: the refusal hook failed")
         if not reply.ok:
             self.counters["refused"] += 1
             log.info("uplink: command %s refused: %s", name, reply.error)
@@ -113,7 +126,8 @@ class CommandDispatcher:
 
     async def _execute(
         self, name: str, doc: dict[str, Any], correlation: bytes | None, busy: bool
-    ) -> Reply | None:
+    ) -> tuple[Reply | None, bool]:
+        """The reply, and whether the daemon's handler gave it (False: refused here)."""
         try:
             if busy:
                 raise CommandRefusedError(f"busy: {self._max_pending} commands already running")
@@ -125,8 +139,8 @@ class CommandDispatcher:
                 correlation_data=correlation,
             )
         except CommandRefusedError as exc:
-            return Reply.refused(str(exc))
-        return await self._handle(command)
+            return Reply.refused(str(exc)), False
+        return await self._handle(command), True
 
     def _reply_topic(
         self, response_topic: str | None, doc: dict[str, Any]

@@ -316,3 +316,36 @@ def test_command_payload_over_64_kib_is_refused_with_its_size(broker: MosquittoB
     assert doc["ok"] is False
     assert doc["error"] == f"payload: {len(payload)} bytes, at most {MAX_COMMAND_BYTES}"
     assert daemon.seen == []
+
+
+def test_a_command_refused_before_the_daemon_sees_it_is_reported_for_the_audit(
+    broker: MosquittoBroker,
+) -> None:
+    reported: list[tuple[str, dict[str, Any], str]] = []
+    daemon = Daemon()
+
+    async def hook(name: str, doc: dict[str, Any], reason: str) -> None:
+        reported.append((name, doc, reason))
+
+    async def scenario() -> None:
+        uplink: MqttUplink = make_uplink(broker, on_command=daemon, on_refused=hook)
+        await uplink.start()
+        await asyncio.wait_for(uplink.connected.wait(), 10)
+        head_end = Subscriber(broker, ["#"])
+        try:
+            head_end.publish(f"{BASE}/command/get_status", command("gw-other", client_id="he"))
+            await head_end.wait_for(f"{BASE}/reply/get_status")
+            head_end.publish(f"{BASE}/command/get_status", command())  # answered by the daemon
+            await head_end.wait_for(
+                f"{BASE}/reply/get_status",
+                where=lambda r: b'"ok":true' in r.payload.replace(b" ", b""),
+            )
+        finally:
+            head_end.close()
+            await uplink.stop()
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert [(n, d.get("client_id"), r) for n, d, r in reported] == [
+        ("get_status", "he", "gateway: command is for 'gw-other', this is 'gw-0001'")
+    ]
+    assert [c.name for c in daemon.seen] == ["get_status"]
