@@ -10,6 +10,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from concentratord import __version__
+from concentratord.logs import LEVELS
 from radio.modules.registry import MODULE_NAMES
 
 
@@ -17,6 +19,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="concentratord", description="Wireless M-Bus meter-reading gateway."
     )
+    parser.add_argument("--version", action="version", version=f"concentratord {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser(
@@ -26,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--config", required=True, metavar="FILE", help="the TOML configuration")
     run.add_argument("--status", action="store_true", help="a live status line on stderr")
+    run.add_argument(
+        "--log-level", choices=LEVELS, help="debug, info, warning or error (default: log.level)"
+    )
 
     check = sub.add_parser("config", help="check a configuration file")
     check.add_argument("action", choices=["check"])
@@ -98,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "run":
         from concentratord.run_cmd import run_daemon
 
-        return run_daemon(args.config, args.status)
+        return run_daemon(args.config, args.status, args.log_level)
     if args.command == "config":
         from concentratord.config import ConfigError, check_config
 

@@ -22,6 +22,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from concentratord import __version__
 from concentratord.tap_cmd import event_line, parse_meter
 
 DEFAULT_SOCKET = "/run/concentratord/control.sock"
@@ -209,6 +210,7 @@ def _cell(value: Any) -> str:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="concentratorctl", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"concentratorctl {__version__}")
     parser.add_argument("--socket", default=DEFAULT_SOCKET, help="the daemon's control socket")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

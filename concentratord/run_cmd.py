@@ -45,7 +45,7 @@ def status_line(status: dict[str, Any]) -> str:
     )
 
 
-async def _run(config_file: str, show_status: bool) -> int:
+async def _run(config: Config, config_file: str, show_status: bool) -> int:
     from concentratord.control import ControlServer
     from concentratord.control_commands import ControlContext, commands
     from concentratord.daemon import Daemon
@@ -54,7 +54,6 @@ async def _run(config_file: str, show_status: bool) -> int:
     from concentratord.store import StoreWriteError
     from radio.driver import ModuleError
 
-    config = load_config(config_file)
     try:
         daemon = Daemon(config, config_file)
     except (KeyImportError, KeyWrapError, OSError) as err:
@@ -166,17 +165,19 @@ def _notifier() -> Any:
     return sdnotify.SystemdNotifier().notify
 
 
-def run_daemon(config_file: str, show_status: bool) -> int:
-    """Entry point for ``concentratord run``."""
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # APScheduler logs every job run at INFO: noise at a 5-minute cadence.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+def run_daemon(config_file: str, show_status: bool, log_level: str | None = None) -> int:
+    """Entry point for ``concentratord run``: the log at ``log_level`` (else ``log.level``)."""
+    from concentratord.logs import setup_logging
+
+    setup_logging(log_level or "info")  # until the configuration says otherwise
     try:
-        return asyncio.run(_run(config_file, show_status))
+        config = load_config(config_file)
+    except ConfigError as err:
+        print(f"concentratord: {err}", file=sys.stderr)
+        return 2
+    setup_logging(log_level or config.log.level)
+    try:
+        return asyncio.run(_run(config, config_file, show_status))
     except ConfigError as err:
         print(f"concentratord: {err}", file=sys.stderr)
         return 2
