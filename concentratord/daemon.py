@@ -39,6 +39,7 @@ from concentratord.groups import MeterGroups
 from concentratord.headend import HeadEndCommands, TenantServices
 from concentratord.intervals import Intervals
 from concentratord.keystore import KeyStore
+from concentratord.metrics import Snapshot
 from concentratord.pipeline import AlarmEvent, Pipeline, Tenant
 from concentratord.priority import PriorityMeters
 from concentratord.publisher import Publisher
@@ -554,6 +555,13 @@ class Daemon:
             out["published"] = publisher.counters.published
             out["publish_failures"] = publisher.counters.failures
         return out
+
+    async def metrics_snapshot(self) -> Snapshot:
+        """What ``/metrics`` reports: the status and each tenant's counters (one source
+        with ``status``, ``get_status`` and ``event/stats``)."""
+        status = await self.status()
+        tenants = {name: self.tenant_counters(name) for name in self.tenants.names}
+        return Snapshot(status, tenants)
 
     async def tenant_status(self, tenant: str) -> dict[str, Any]:
         """What a tenant's head-end sees of the gateway (``get_status``): the gateway's own

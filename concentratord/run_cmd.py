@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # imported when run, so that `concentratord --help` starts fa
     from concentratord.access import Caller
     from concentratord.control import Peer
     from concentratord.daemon import Daemon
+    from concentratord.metrics import MetricsServer
     from concentratord.web import WebServer
 
 log = logging.getLogger("concentratord")
@@ -107,6 +108,7 @@ async def _run(config: Config, config_file: str, show_status: bool) -> int:
     except OSError as err:
         log.warning("control socket %s not available: %s", config.control.socket, err)
     web = await _start_web(config, daemon)
+    metrics = await _start_metrics(config, daemon)
     notify("READY=1")
     log.info("concentratord %s running as gateway %s", config.gateway.profile, config.gateway.id)
     watchdog_s = int(os.environ.get("WATCHDOG_USEC", "0")) / 2e6
@@ -120,6 +122,8 @@ async def _run(config: Config, config_file: str, show_status: bool) -> int:
     notify("STOPPING=1")
     if web is not None:
         await web.stop()
+    if metrics is not None:
+        await metrics.stop()
     await control.stop()
     await daemon.stop()
     return 0
@@ -142,6 +146,22 @@ async def _start_web(config: Config, daemon: Daemon) -> WebServer | None:
         await web.stop()
         return None
     return web
+
+
+async def _start_metrics(config: Config, daemon: Daemon) -> MetricsServer | None:
+    """``/metrics`` when ``[metrics]`` is configured; one that cannot listen is logged and
+    left off: collection goes on."""
+    if config.metrics is None:
+        return None
+    from concentratord.metrics import MetricsServer
+
+    server = MetricsServer(config.metrics.host, config.metrics.port, daemon.metrics_snapshot)
+    try:
+        await server.start()
+    except OSError as err:
+        log.error("metrics not served on %s: %s", config.metrics.listen, err)
+        return None
+    return server
 
 
 def local_caller(config: Config) -> Callable[[Peer], Caller]:

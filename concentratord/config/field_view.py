@@ -54,7 +54,8 @@ class VisibilityConfig(Section):
         return self
 
 
-def _listen(value: str) -> str:
+def check_listen(value: str) -> str:
+    """``HOST:PORT`` with an IP address and a port 1-65535 (ValueError otherwise)."""
     host, sep, port = value.rpartition(":")
     if not sep or not port.isdigit() or not 0 < int(port) < 65_536:
         raise ValueError(f"must be HOST:PORT with a port 1-65535, got {value!r}")
@@ -91,7 +92,7 @@ class WebToken(Section):
 class WebConfig(Section):
     """``[web]``: the installer's page and the web API (docs/web.md)."""
 
-    listen: Annotated[str, AfterValidator(_listen)] = "0.0.0.0:8080"
+    listen: Annotated[str, AfterValidator(check_listen)] = "0.0.0.0:8080"
     token: Annotated[tuple[WebToken, ...], Field(strict=False)] = ()
 
     @model_validator(mode="after")
