@@ -39,6 +39,7 @@ from concentratord.groups import MeterGroups
 from concentratord.headend import HeadEndCommands, TenantServices
 from concentratord.intervals import Intervals
 from concentratord.keystore import KeyStore
+from concentratord.memory_watch import MemoryWatch
 from concentratord.metrics import Snapshot
 from concentratord.pipeline import AlarmEvent, Pipeline, Tenant
 from concentratord.priority import PriorityMeters
@@ -66,6 +67,7 @@ class DaemonState:
     started: float
     recent_alarms: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=200))
     frame_failures: int = 0
+    meter_limit_raised: bool = False
 
 
 class Daemon:
@@ -103,6 +105,8 @@ class Daemon:
         self.pipeline = Pipeline(
             [self._pipeline_tenant(t) for t in config.tenants],
             max_meters=config.limits.visible_meters,
+            served_meters=config.limits.max_meters,
+            served_heat_meters=config.limits.max_heat_meters,
             reception_window_s=config.visibility.window,
         )
         self.visibility = Visibility(
@@ -226,6 +230,8 @@ class Daemon:
             self._watch_usb(self.driver)
         self._tasks.append(asyncio.create_task(self._frames(self.driver), name="frames"))
         self._tasks.append(asyncio.create_task(self.watch.run(), name="field-watch"))
+        memory = MemoryWatch(cfg.limits.memory_bytes, alarms.spawn)
+        self._tasks.append(asyncio.create_task(memory.run(), name="memory-watch"))
         self._start_schedules()
 
     async def _restore_access(self, store: Store) -> None:
@@ -455,8 +461,21 @@ class Daemon:
             await self.watch.heard(meter, frame.timestamp)  # METER_SILENT cleared
         if outcome.alarm is not None:
             await self._store_alarm(outcome.alarm)
+        if outcome.over_limit and not self.state.meter_limit_raised:
+            self._raise_meter_limit(outcome)
         if self.tap.watching:
             self.tap.publish(tap_event(frame, outcome))
+
+    def _raise_meter_limit(self, outcome: Any) -> None:
+        """``METER_LIMIT``, once: a tenant's meter is beyond ``limits.max_meters``."""
+        assert self.alarms is not None
+        self.state.meter_limit_raised = True
+        meter = outcome.meter.key if outcome.meter is not None else "a meter"
+        self.alarms.spawn(
+            "METER_LIMIT",
+            f"limits.max_meters = {self.pipeline.limit.limit} meters are served: {meter} and "
+            "later ones are counted (over_meter_limit) and not collected",
+        )
 
     async def _emit(self, items: list[OutboxItem]) -> None:
         """Documents of the field watch (METER_SILENT alarms, stats): stored, publishers
@@ -522,6 +541,7 @@ class Daemon:
             "wrong_key": c.wrong_key,
             "alarms": c.alarms,
             "over_meter_limit": c.over_meter_limit,
+            "evicted_meters": c.evicted,
             "meters": len(self.pipeline.meters),
             "batches": self.intervals.batches if self.intervals is not None else 0,
             "frame_failures": self.state.frame_failures,
@@ -572,6 +592,12 @@ class Daemon:
         status["queue"] = {"pending": mine, "pending_total": sum(mine.values())}
         status["counters"] = self.tenant_counters(tenant)
         status["uplink"] = {tenant: status["uplink"].get(tenant)}
+        mine_over = [k for k, t in self.pipeline.limit.refused.items() if t == tenant]
+        status["limits"] = {
+            "max_meters": self.pipeline.limit.limit,
+            "over_limit": len(mine_over),
+            "over_limit_meters": mine_over[:100],
+        }
         store = status["store"]
         status["store"] = {k: store[k] for k in ("writable", "problem") if k in store}
         return status
@@ -637,6 +663,7 @@ class Daemon:
                 for name, u in self.uplinks.items()
             },
             "counters": self.counters(),
+            "limits": self.pipeline.limit.status(),
             "queue": queue,
             "store": self._store_status(),
             "clock": self.intervals.clock_status() if self.intervals is not None else {},

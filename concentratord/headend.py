@@ -48,6 +48,8 @@ PERMISSION = {
     "keys_list": Permission.DEVICES,
     "keys_remove": Permission.DEVICES,
 }
+# The commands that change something; the others only read (audited as "read").
+CHANGES = frozenset({"backfill", "set_priority_meters", "keys_import", "keys_remove"})
 WAITING = "this tenant is waiting for its share ID: present it in share_id"
 
 
@@ -104,7 +106,7 @@ class HeadEndCommands:
             command.name,
             command.args,
             outcome,
-            event="change" if reply.ok else "refusal",
+            event=("change" if command.name in CHANGES else "read") if reply.ok else "refusal",
         )
         return reply
 

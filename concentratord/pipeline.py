@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from concentratord.meter_limit import MeterLimit
 from concentratord.reception import Decode, Reception
 from protocols.errors import DecodeError, NoKeyError, WrongKeyError
 from protocols.meters.media import media_name
@@ -107,6 +108,7 @@ class MeterState:
     decode_errors: int = 0
     last_error: str | None = None
     flags: frozenset[str] | None = None
+    over_limit: bool = False  # a tenant's meter beyond limits.max_meters: not collected
     # The newest last, at most HISTORY: a list (a deque costs 600 bytes, 30,000 times).
     readings: list[Reading] = field(default_factory=list)
 
@@ -158,6 +160,7 @@ class PipelineCounters:
     readings: int = 0
     alarms: int = 0
     over_meter_limit: int = 0
+    evicted: int = 0  # meters of no tenant forgotten to make room (limits.visible_meters)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +172,7 @@ class Outcome:
     error: str | None = None
     repeat: bool = False
     meter: MeterState | None = None  # the sender, once known
+    over_limit: bool = False  # a tenant's meter beyond limits.max_meters
 
 
 class RepeatFilter:
@@ -204,8 +208,13 @@ class Pipeline:
         *,
         repeat_window_s: float = 30.0,
         max_meters: int = 30_000,
+        served_meters: int | None = None,
+        served_heat_meters: int | None = None,
         reception_window_s: float = 86_400.0,
     ) -> None:
+        """``max_meters``: meters tracked (``limits.visible_meters``; the least recently
+        heard of no tenant make room); ``served_meters``: tenant meters collected
+        (``limits.max_meters``; default: as many as tracked)."""
         self.tenants = list(tenants)
         # By identity, ``MAN:ID`` (a gateway hears its neighbours' meters, and ids are
         # unique per manufacturer only): two meters with one id never share a state.
@@ -218,6 +227,11 @@ class Pipeline:
         self._by_name = {t.name: t for t in self.tenants}
         self._repeats = RepeatFilter(repeat_window_s, max(4 * max_meters, 1024))
         self._tenant_of: dict[str, Tenant | None] = {}
+        self.limit = MeterLimit(
+            max_meters if served_meters is None else served_meters, served_heat_meters
+        )
+        # Meters of no tenant (or over the limit), least recently heard first: evicted first.
+        self._neighbours: OrderedDict[str, None] = OrderedDict()
         self._restored: dict[str, frozenset[str]] = {}  # flags of meters not heard yet
 
     def tenant_for(self, meter_id: str, manufacturer: str | None = None) -> Tenant | None:
@@ -250,8 +264,20 @@ class Pipeline:
         wanted = None if meter_ids is None else {m.rpartition(":")[2] for m in meter_ids}
         for state in self.meters.values():
             if wanted is None or state.meter_id in wanted:
-                tenant = self.tenant_for(state.meter_id, state.manufacturer)
-                state.tenant = tenant.name if tenant else None
+                self._assign(state)
+
+    def _assign(self, state: MeterState) -> None:
+        """Give ``state`` its tenant, if the meter limit lets it be served."""
+        tenant = self.tenant_for(state.meter_id, state.manufacturer)
+        key = state.key
+        if tenant is not None and self.limit.admit(key, tenant.name, state.device_type):
+            state.tenant, state.over_limit = tenant.name, False
+            self._neighbours.pop(key, None)
+            return
+        if tenant is None:
+            self.limit.release(key)  # served before, perhaps: its place is free
+        state.tenant, state.over_limit = None, tenant is not None
+        self._neighbours[key] = None
 
     def process(self, frame: RadioFrame) -> Outcome:
         """Run one frame through the pipeline."""
@@ -271,14 +297,10 @@ class Pipeline:
         meter_id = address.id
         state = self._state(address.key, meter_id, address.manufacturer, address.device_type)
         if state is None:
-            if not self.counters.over_meter_limit:
-                log.warning(
-                    "meter limit of %d reached: telegrams of further meters are counted and "
-                    "dropped (limits.visible_meters)",
-                    self.max_meters,
-                )
+            # The table holds served meters only (limits.visible_meters = max_meters): a
+            # newcomer could only be one more over the limit.
             self.counters.over_meter_limit += 1
-            return Outcome(error="meter limit reached")
+            return Outcome(error="meter limit reached", over_limit=True)
         if self._repeats.is_repeat(canonical, frame.timestamp):
             self.counters.repeats += 1
             state.repeats += 1
@@ -289,6 +311,12 @@ class Pipeline:
         reception.heard(frame.timestamp, frame.rssi_dbm, frame.link_mode.value)
         # The meter's tenant was found when its state was made (or by reassign()).
         tenant = self._by_name[state.tenant] if state.tenant is not None else None
+        if tenant is None:
+            self._neighbours.move_to_end(address.key)
+        if state.over_limit:
+            self.counters.over_meter_limit += 1
+            reception.decode = "over_limit"
+            return Outcome(error="meter limit reached", meter=state, over_limit=True)
         if tenant is None:
             # Not decoded: the gateway holds no key of a meter that is no tenant's.
             self.counters.unassigned += 1
@@ -328,17 +356,26 @@ class Pipeline:
     ) -> MeterState | None:
         state = self.meters.get(key)
         if state is None:
-            if len(self.meters) >= self.max_meters:
+            if len(self.meters) >= self.max_meters and not self._evict_neighbour():
                 return None
             reception = Reception(self.reception_window_s)
             state = MeterState(meter_id, manufacturer, None, device_type, reception)
             # Flags stored under MAN:ID; a store of an earlier version kept them by id alone.
             restored = self._restored.pop(key, None)
             state.flags = restored if restored is not None else self._restored.pop(meter_id, None)
-            tenant = self.tenant_for(meter_id, manufacturer)
-            state.tenant = tenant.name if tenant else None
+            self._assign(state)
             self.meters[key] = state
         return state
+
+    def _evict_neighbour(self) -> bool:
+        """Make room: forget the least recently heard meter of no tenant; whether one was."""
+        if not self._neighbours:
+            return False
+        key, _ = self._neighbours.popitem(last=False)
+        self.meters.pop(key, None)
+        self.limit.release(key)
+        self.counters.evicted += 1
+        return True
 
     def heard(self, meter: str) -> list[MeterState]:
         """The meters heard as ``meter``: ``MAN:ID`` names one; an id alone names that id of
@@ -405,9 +442,9 @@ class Pipeline:
             manufacturer, _, meter_id = key.partition(":")
             if key in self.meters or len(self.meters) >= self.max_meters:
                 continue
-            tenant = self.tenant_for(meter_id, manufacturer)
-            name = tenant.name if tenant is not None else None
-            self.meters[key] = MeterState(meter_id, manufacturer, name, device_type, reception)
+            state = MeterState(meter_id, manufacturer, None, device_type, reception)
+            self._assign(state)
+            self.meters[key] = state
             restored += 1
         return restored
 

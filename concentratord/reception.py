@@ -19,7 +19,7 @@ from array import array
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Decode = Literal["ok", "no_key", "wrong_key", "error"]
+Decode = Literal["ok", "no_key", "wrong_key", "error", "over_limit"]
 Quality = Literal["good", "poor", "unknown"]
 
 GAPS = 16  # gaps between telegrams kept for the interval estimate
@@ -203,7 +203,7 @@ class Reception:
             raise ValueError(f"not reception statistics: {err}") from None
         if len(bucket_array) != BUCKETS:
             raise ValueError("not reception statistics: wrong window size")
-        if decode not in ("ok", "no_key", "wrong_key", "error"):
+        if decode not in ("ok", "no_key", "wrong_key", "error", "over_limit"):
             raise ValueError(f"not reception statistics: decode {decode!r}")
         return out
 

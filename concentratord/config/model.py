@@ -93,8 +93,12 @@ class Config(Section):
         if isinstance(section, dict):
             data["limits"] = {
                 "max_meters": limits.max_meters,
+                "max_heat_meters": min(
+                    limits.max_heat_meters, section.get("max_meters", limits.max_heat_meters)
+                )
+                if isinstance(section.get("max_meters", 0), int)
+                else limits.max_heat_meters,
                 "frame_queue": limits.frame_queue,
-                "uplink_queue": limits.uplink_queue,
                 "visible_meters": limits.visible_meters,
                 "memory_bytes": limits.memory_bytes,
                 **section,
@@ -162,6 +166,18 @@ class Config(Section):
             raise KeyedError(
                 "limits.max_meters",
                 f"profile {name} allows at most {limits.max_meters}, got {self.limits.max_meters}",
+            )
+        if self.limits.max_heat_meters > limits.max_heat_meters:
+            raise KeyedError(
+                "limits.max_heat_meters",
+                f"profile {name} allows at most {limits.max_heat_meters} heat and cooling "
+                f"meters, got {self.limits.max_heat_meters}",
+            )
+        if self.limits.visible_meters < self.limits.max_meters:
+            raise KeyedError(
+                "limits.visible_meters",
+                f"must be at least limits.max_meters ({self.limits.max_meters}): every meter "
+                "served is tracked",
             )
         cap = min(PRIORITY_METERS_MAX, limits.priority_meters, self.limits.max_meters)
         count = len(self.schedule.priority_meters)

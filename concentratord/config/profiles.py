@@ -27,15 +27,17 @@ class ProfileLimits:
 
     profile: str
     max_meters: int  # hard limit: meters assigned to tenants on one gateway
+    max_heat_meters: int  # hard limit: of them, heat and cooling meters (bigger telegrams)
     priority_meters: int  # hard limit: ids in schedule.priority_meters
     storage_max_bytes: int  # default storage.max_bytes
     frame_queue: int  # default limits.frame_queue: radio frames waiting for the pipeline
-    uplink_queue: int  # default limits.uplink_queue: messages held in memory for publishing
     visible_meters: int  # default limits.visible_meters: meters tracked for the visibility check
     memory_bytes: int  # default limits.memory_bytes: resident memory the daemon reports above
 
 
 # Sizing, per profile (documented in config/README.md, "Profiles"):
+# - meters: the system we replace rates its large concentrator for 30,000 water meters or
+#   10,000 heat/cooling meters (these send longer telegrams, more often, with more values).
 # - storage: a meter's hourly values take about 2.5 kB a day in SQLite with indexes, so
 #   256 MiB keeps about a week of 10,000 meters' hourly values plus the daily values;
 #   the 1m profile keeps the same week for 30,000 meters in 1 GiB; mini and bridge
@@ -44,13 +46,13 @@ class ProfileLimits:
 # - visible_meters: a gateway hears neighbours' meters too; about three times its own.
 _TABLE: dict[str, ProfileLimits] = {
     "concentrator": ProfileLimits(
-        "concentrator", 10_000, PRIORITY_METERS_MAX, 256 * MIB, 4096, 1000, 30_000, 256 * MIB
+        "concentrator", 10_000, 10_000, PRIORITY_METERS_MAX, 256 * MIB, 4096, 30_000, 256 * MIB
     ),
     "concentrator-1m": ProfileLimits(
-        "concentrator-1m", 30_000, PRIORITY_METERS_MAX, 1024 * MIB, 8192, 2000, 100_000, 512 * MIB
+        "concentrator-1m", 30_000, 10_000, PRIORITY_METERS_MAX, 1024 * MIB, 8192, 100_000, 512 * MIB
     ),
-    "mini": ProfileLimits("mini", 25, 25, 16 * MIB, 256, 100, 1000, 64 * MIB),
-    "bridge": ProfileLimits("bridge", 5, 5, 4 * MIB, 64, 50, 200, 32 * MIB),
+    "mini": ProfileLimits("mini", 25, 25, 25, 16 * MIB, 256, 1000, 64 * MIB),
+    "bridge": ProfileLimits("bridge", 5, 5, 5, 4 * MIB, 64, 200, 32 * MIB),
 }
 
 

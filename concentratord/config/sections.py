@@ -356,10 +356,21 @@ class LimitsConfig(Section):
     """``[limits]``: resource bounds. Defaults come from the profile (see .profiles)."""
 
     max_meters: Annotated[int, Field(ge=1)] = _CONCENTRATOR.max_meters
+    max_heat_meters: Annotated[int, Field(ge=1)] = _CONCENTRATOR.max_heat_meters
     frame_queue: Annotated[int, Field(ge=16, le=1_000_000)] = _CONCENTRATOR.frame_queue
-    uplink_queue: Annotated[int, Field(ge=1, le=1_000_000)] = _CONCENTRATOR.uplink_queue
     visible_meters: Annotated[int, Field(ge=1, le=10_000_000)] = _CONCENTRATOR.visible_meters
     memory_bytes: Annotated[int, Field(ge=16 * 1024 * 1024)] = _CONCENTRATOR.memory_bytes
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed(cls, data: object) -> object:
+        if isinstance(data, dict) and "uplink_queue" in data:
+            raise KeyedError(
+                "uplink_queue",
+                "removed: nothing is queued in memory for the uplink (publishers read the "
+                "store, at most uplink.max_inflight at a time); delete the key",
+            )
+        return data
 
 
 class StorageConfig(Section):

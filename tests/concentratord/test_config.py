@@ -106,7 +106,6 @@ def test_profile_sets_limit_and_storage_defaults(tmp_path: Path, profile: str) -
     limits = profile_limits(profile)
     assert config.limits.max_meters == limits.max_meters
     assert config.limits.frame_queue == limits.frame_queue
-    assert config.limits.uplink_queue == limits.uplink_queue
     assert config.limits.visible_meters == limits.visible_meters
     assert config.limits.memory_bytes == limits.memory_bytes
     assert config.storage.max_bytes == limits.storage_max_bytes

@@ -530,6 +530,6 @@ def test_headend_commands_are_audited_as_the_tenant_from_its_declared_client_id(
     reason = f'set_priority_meters needs "reading management"; you are tenant:{TENANT} (user)'
     assert [(e["event"], e["action"], e["outcome"]) for e in new] == [
         ("refusal", "set_priority_meters", f"refused: {reason}"),
-        ("change", "get_status", "done"),
+        ("read", "get_status", "done"),
     ]
     assert new[0]["args"] == {"meters": ["12345678"]}
