@@ -14,6 +14,8 @@ log = logging.getLogger(__name__)
 
 # Meters beyond the limit that status names (the count has no bound).
 LISTED = 100
+# Meters beyond the limit remembered (so each is logged once); past it, counted only.
+REMEMBERED = 10_000
 
 
 # Device types (EN 13757-3 table 6) of heat and cooling meters: limits.max_heat_meters.
@@ -43,6 +45,8 @@ class MeterLimit:
             self.refused.pop(key, None)
             return True
         if key not in self.refused:
+            if len(self.refused) >= REMEMBERED:
+                return False  # counted by the pipeline; no longer named
             self.refused[key] = tenant
             which = (
                 "limits.max_heat_meters"

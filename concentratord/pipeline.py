@@ -372,8 +372,7 @@ class Pipeline:
         if not self._neighbours:
             return False
         key, _ = self._neighbours.popitem(last=False)
-        self.meters.pop(key, None)
-        self.limit.release(key)
+        self.meters.pop(key, None)  # never served (a neighbour): the limit keeps its name
         self.counters.evicted += 1
         return True
 
