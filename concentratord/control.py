@@ -42,6 +42,8 @@ STOPPING = "concentratord is stopping"
 # Seconds a closing connection may take to flush what is queued for it: a client that does
 # not read (a stalled stream) is cut off rather than holding the server's stop.
 CLOSE_S = 1.0
+# Seconds the rest of a too-long request is read (and dropped) after its refusal.
+DRAIN_S = 2.0
 
 Handler = Callable[[dict[str, Any], Caller], Awaitable[Any]]
 Identify = Callable[["Peer"], Caller]
@@ -193,6 +195,12 @@ class ControlServer:
                 return
             writer.write(json.dumps(reply, default=str).encode() + b"\n")
             await writer.drain()
+            if reply.get("error") == TOO_LONG:
+                # The client may still be sending the rest of its line: read it (for a
+                # moment) so that it can finish and read the refusal, instead of a reset.
+                # Cancelled when the server stops meanwhile: the refusal was sent, done.
+                with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                    await asyncio.wait_for(_until_eof(reader), DRAIN_S)
         except (OSError, TimeoutError) as err:
             log.debug("control client: %s", err)
         finally:

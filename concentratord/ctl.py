@@ -40,7 +40,9 @@ def request(path: str, command: str, args: dict[str, Any]) -> Any:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(TIMEOUT_S)
             sock.connect(path)
-            sock.sendall(message)
+            with contextlib.suppress(BrokenPipeError):  # refused early: the reason follows
+                sock.sendall(message)
+                sock.shutdown(socket.SHUT_WR)  # one request per connection
             reply = b""
             while not reply.endswith(b"\n"):
                 chunk = sock.recv(65536)

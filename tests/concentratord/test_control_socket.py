@@ -141,6 +141,7 @@ def exchange(path: str, line: bytes) -> dict[str, Any]:
         sock.settimeout(10)
         sock.connect(path)
         sock.sendall(line)
+        sock.shutdown(socket.SHUT_WR)  # one request: the server may stop reading at once
         reply = b""
         while not reply.endswith(b"\n"):
             chunk = sock.recv(65536)
