@@ -26,6 +26,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from concentratord.control import MAX_REQUEST
 from concentratord.ctl import ControlError
 from radio.sim.field import DEFAULT_EPOCH, Field, FieldConfig
 from radio.sim.imst import Im871aEmulator
@@ -488,7 +489,7 @@ def test_inputs_beyond_their_limits_are_refused_with_the_reason(tmp_path: Path) 
         try:
             r.ready(daemon)
             r.collector.wait_online(daemon=daemon)
-            assert _control_line(r.files.socket, b"x" * (100 * 1024)) == {
+            assert _control_line(r.files.socket, b"x" * (MAX_REQUEST + 100 * 1024)) == {
                 "ok": False,
                 "error": "request too long",
             }
@@ -519,6 +520,7 @@ def _control_line(path: Path, line: bytes) -> dict[str, Any]:
         s.settimeout(10)
         s.connect(str(path))
         s.sendall(line + b"\n")
+        s.shutdown(socket.SHUT_WR)
         data = b""
         while not data.endswith(b"\n"):
             chunk = s.recv(65536)

@@ -319,6 +319,9 @@ def _compared(run: Run) -> tuple[dict[str, dict[str, Any]], dict[str, Truth], di
     _wait_for_telegrams(run, MIN_SENT)
     with run.feed.lock:
         before = {m: replace(t, rssi=list(t.rssi)) for m, t in run.feed.truth.items()}
+    # What reached the pty before may still be on its way through the serial read batch
+    # (35 ms) and the loop on a loaded machine: the daemon gets a moment to take it.
+    time.sleep(0.5)
     rows = _rows(run)
     with run.feed.lock:
         after = {m: replace(t, rssi=list(t.rssi)) for m, t in run.feed.truth.items()}
