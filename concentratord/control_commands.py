@@ -22,6 +22,7 @@ from concentratord.control import Audited, Command, ControlCommand, ControlError
 from concentratord.groups import GroupError, MeterGroups
 from concentratord.keystore import KeyImportError, KeyStore
 from concentratord.pipeline import MeterState
+from concentratord.reload import ReloadRefusedError
 from concentratord.store import Store
 from concentratord.tap import Tap
 from concentratord.tap_cmd import tap_command
@@ -45,8 +46,9 @@ class ControlContext:
     tenants: TenantMap
     groups: MeterGroups
     authority: Authority
-    config: Config
+    config: Callable[[], Config]  # the running configuration (a reload replaces it)
     config_file: str
+    reload: Callable[[Caller], Awaitable[dict[str, Any]]]  # ReloadRefusedError
     tap: Tap  # the frame loop's live tap (concentratorctl tap)
     keys_changed: Callable[[list[str]], None]  # meters whose tenant a key may have changed
     save: Callable[[str], Awaitable[None]]  # keep "access", "groups" or "tenants" in the store
@@ -172,7 +174,15 @@ def commands(ctx: ControlContext) -> dict[str, Command]:
     async def config(args: dict[str, Any], caller: Caller) -> Any:
         if args.get("action") == "check":
             return {"warnings": check_config(ctx.config_file)}
-        return ctx.config.model_dump(mode="json")  # SecretStr prints as '**********'
+        return ctx.config().model_dump(mode="json")  # SecretStr prints as '**********'
+
+    async def reload(args: dict[str, Any], caller: Caller) -> Any:
+        try:
+            result = await ctx.reload(caller)
+        except ReloadRefusedError as err:
+            raise ControlError(f"reload refused, the running configuration stays: {err}") from None
+        changed = result["changed"]
+        return Audited(result, f"done: {', '.join(changed)}" if changed else "done: no change")
 
     async def audit(args: dict[str, Any], caller: Caller) -> Any:
         return await store().audit.between(_time(args, "since"), _time(args, "until"))
@@ -252,6 +262,7 @@ def commands(ctx: ControlContext) -> dict[str, Command]:
         "queue": ControlCommand(P.DATA, queue),
         "keys": ControlCommand(P.DEVICES, keys, changes=True, actions=changes),
         "config": ControlCommand(P.SYSTEM, config),
+        "reload": ControlCommand(P.SYSTEM, reload, changes=True),
         "tap": tap_command(ctx.tap),  # a stream: reading management
         "audit": ControlCommand(P.ACCESS, audit),
         "access": ControlCommand(

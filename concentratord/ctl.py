@@ -229,6 +229,7 @@ def _parser() -> argparse.ArgumentParser:
     keys.add_argument("--tenant", help="the tenant the keys are for (list: that tenant's)")
     keys.add_argument("--kem", metavar="FILE", help="import a Kamstrup KEM file")
     keys.add_argument("--password-file", help="the KEM file's password, in a file")
+    sub.add_parser("reload", help="re-read the configuration file (as SIGHUP does)")
     config = sub.add_parser("config", help="show or check the running configuration")
     config.add_argument("action", choices=["show", "check"])
     audit = sub.add_parser("audit", help="the audit trail: who changed what, and refusals")

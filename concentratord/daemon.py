@@ -37,6 +37,7 @@ from concentratord.field_watch import FieldWatch
 from concentratord.gateway_alarms import GatewayAlarms
 from concentratord.groups import MeterGroups
 from concentratord.headend import HeadEndCommands, TenantServices
+from concentratord.health import Deadlines, Health
 from concentratord.intervals import Intervals
 from concentratord.keystore import KeyStore
 from concentratord.memory_watch import MemoryWatch
@@ -68,6 +69,7 @@ class DaemonState:
     recent_alarms: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=200))
     frame_failures: int = 0
     meter_limit_raised: bool = False
+    last_frame_at: float = 0.0  # gateway time of the newest telegram (the start before one)
 
 
 class Daemon:
@@ -91,6 +93,7 @@ class Daemon:
         )
         self.gateway = config.gateway.id
         self.state = DaemonState(started=self.clock())
+        self.state.last_frame_at = self.state.started
         self._driver_factory = driver_factory
         # The one owner of the meter-to-tenant assignment (configured and runtime tenants).
         self.tenants = TenantMap(config.tenants)
@@ -132,6 +135,8 @@ class Daemon:
         self._scheduler: AsyncIOScheduler | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._usb: Any = None
+        self.memory: MemoryWatch | None = None
+        self._headends: dict[str, HeadEndCommands] = {}
 
     def owner(self, meter_id: str) -> str | None:
         """The tenant of meter ``meter_id`` (of some manufacturer), or None."""
@@ -230,8 +235,8 @@ class Daemon:
             self._watch_usb(self.driver)
         self._tasks.append(asyncio.create_task(self._frames(self.driver), name="frames"))
         self._tasks.append(asyncio.create_task(self.watch.run(), name="field-watch"))
-        memory = MemoryWatch(cfg.limits.memory_bytes, alarms.spawn)
-        self._tasks.append(asyncio.create_task(memory.run(), name="memory-watch"))
+        self.memory = MemoryWatch(cfg.limits.memory_bytes, alarms.spawn)
+        self._tasks.append(asyncio.create_task(self.memory.run(), name="memory-watch"))
         self._start_schedules()
 
     async def _restore_access(self, store: Store) -> None:
@@ -250,6 +255,21 @@ class Daemon:
             "tenants": self.tenants.dump,
         }[what]()
         await self.store.save_blob(what, body)
+
+    def apply_config(self, config: Config) -> None:
+        """A reloaded configuration whose changes may all be made live
+        (``concentratord/reload.py``, ``LIVE``); the keys files are read again."""
+        keys = load_keys(config, self.config_file)  # ConfigError: nothing changed yet
+        self.keys.replace_base(keys)
+        self.config = config
+        self.priority.configure(config.schedule.priority_meters)
+        self.visibility.good_rate = config.visibility.good_reception_rate
+        self.visibility.silent_after = config.visibility.silent_after
+        if self.memory is not None:
+            self.memory.limit = config.limits.memory_bytes
+        for commands in self._headends.values():
+            commands.role = config.access.headend_role
+        self.pipeline.reassign()  # meters claimed by keys may have changed hands
 
     def _join(self, config: TenantConfig) -> None:
         """A runtime tenant's place in the pipeline, the key store and the schedules."""
@@ -272,6 +292,7 @@ class Daemon:
         """Remove a runtime tenant: its uplink closes, its meters belong to no tenant."""
         self.tenants.remove(name)
         await self.save_access("tenants")
+        self._headends.pop(name, None)
         publisher = self.publishers.pop(name, None)
         if publisher is not None:
             await publisher.stop()
@@ -339,6 +360,7 @@ class Daemon:
         )
         self.uplinks[tenant] = uplink
         self.publishers[tenant] = publisher
+        self._headends[tenant] = commands
         await uplink.start()
         publisher.start()
 
@@ -454,6 +476,7 @@ class Daemon:
         """One frame: intervals that ended before it, then the pipeline; an alarm event is
         stored (or kept in memory until it can be) and its tenant's publisher woken."""
         assert self.intervals is not None and self.watch is not None
+        self.state.last_frame_at = self.clock()
         await self.intervals.frame_arrived(frame.timestamp)
         outcome = self.pipeline.process(frame)
         meter = outcome.meter
@@ -575,6 +598,18 @@ class Daemon:
             out["published"] = publisher.counters.published
             out["publish_failures"] = publisher.counters.failures
         return out
+
+    def health(self) -> Health:
+        """The watchdog's judge of this daemon's loops (concentratord/health.py)."""
+        watchdog = self.config.watchdog
+        return Health(
+            Deadlines(watchdog.radio_silence, watchdog.uplink_stall),
+            clock=self.clock,
+            last_frame=lambda: self.state.last_frame_at,
+            publishing_since=lambda: {
+                name: p.publishing_since for name, p in self.publishers.items()
+            },
+        )
 
     async def metrics_snapshot(self) -> Snapshot:
         """What ``/metrics`` reports: the status and each tenant's counters (one source

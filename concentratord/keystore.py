@@ -96,6 +96,17 @@ class KeyStore:
                 rows.append({"tenant": name, "id": meter_id, "source": source})
         return rows
 
+    def replace_base(self, configured: Mapping[str, Mapping[str, bytes]]) -> None:
+        """The keys files read again (a reload): the base replaced, the runtime layer
+        applied over it again; the decoders' views see the result at once."""
+        for name, keys in self._keys.items():
+            self._base[name] = dict(configured.get(name, {}))
+            keys.clear()
+            keys.update(self._base[name])
+        for (tenant, meter_id), key in self._runtime.items():
+            if tenant in self._keys:
+                self._apply(tenant, meter_id, key)
+
     # -- tenants ---------------------------------------------------------------------------
 
     def add_tenant(self, name: str, decodes: bool) -> None:

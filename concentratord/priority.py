@@ -30,6 +30,10 @@ class PriorityMeters:
         """The meters taken every 5 minutes now."""
         return self._meters
 
+    def configure(self, meters: Iterable[str]) -> None:
+        """The configured list again (a reload): as at start, the head-ends' changes go."""
+        self._meters = frozenset(meters)
+
     def replace(self, tenant: str, meters: Iterable[str]) -> frozenset[str]:
         """Make ``meters`` the priority meters of ``tenant`` (the other tenants' stay);
         :class:`PriorityError` when a meter is not the tenant's or a limit is passed."""

@@ -84,6 +84,9 @@ class Publisher:
         self.clock = clock
         self.monotonic = monotonic
         self.counters = PublisherCounters()
+        #: Monotonic time the current publishing pass began (None: idle or waiting for the
+        #: broker): the watchdog's measure of progress (concentratord/health.py).
+        self.publishing_since: float | None = None
         self.wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._replays: asyncio.Queue[OutboxRow] = asyncio.Queue()
@@ -182,7 +185,11 @@ class Publisher:
             if bulk and not alarms and not replays:
                 await asyncio.sleep(bucket.wait(self.monotonic()))
             allowed = bucket.take(len(bulk), self.monotonic())
-            await self._publish(alarms + bulk[:allowed], replays)
+            self.publishing_since = self.monotonic()
+            try:
+                await self._publish(alarms + bulk[:allowed], replays)
+            finally:
+                self.publishing_since = None
 
     def _take_replays(self) -> list[OutboxRow]:
         out: list[OutboxRow] = []

@@ -13,7 +13,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from concentratord.config import Config, ConfigError, load_config
@@ -46,12 +46,13 @@ def status_line(status: dict[str, Any]) -> str:
     )
 
 
-async def _run(config: Config, config_file: str, show_status: bool) -> int:
+async def _run(config: Config, config_file: str, show_status: bool, fixed_level: bool) -> int:
     from concentratord.control import ControlServer
     from concentratord.control_commands import ControlContext, commands
     from concentratord.daemon import Daemon
     from concentratord.keystore import KeyImportError
     from concentratord.keywrap import KeyWrapError
+    from concentratord.reload import Reloader
     from concentratord.store import StoreWriteError
     from radio.driver import ModuleError
 
@@ -77,6 +78,19 @@ async def _run(config: Config, config_file: str, show_status: bool) -> int:
         print(f"concentratord: start-up failed: {err}", file=sys.stderr, flush=True)
         await daemon.stop()
         return 1
+
+    def apply(wanted: Config) -> None:
+        daemon.apply_config(wanted)
+        if not fixed_level:  # --log-level outranks the file, also after a reload
+            logging.getLogger().setLevel(wanted.log.level.upper())
+
+    reloader = Reloader(config_file, lambda: daemon.config, apply, daemon.authority)
+    from concentratord.access import Caller
+
+    # Who a reload by signal is, for the audit trail (asyncio does not say who sent it;
+    # only root or the daemon's own user can).
+    sighup = Caller("signal:SIGHUP", "administrator", "local")
+    loop.add_signal_handler(signal.SIGHUP, lambda: _spawn(reloader.reload(sighup)))
     control = ControlServer(
         config.control.socket,
         commands(
@@ -90,8 +104,9 @@ async def _run(config: Config, config_file: str, show_status: bool) -> int:
                 tenants=daemon.tenants,
                 groups=daemon.groups,
                 authority=daemon.authority,
-                config=config,
+                config=lambda: daemon.config,
                 config_file=config_file,
+                reload=lambda caller: reloader.reload(caller, audit=False),
                 tap=daemon.tap,
                 keys_changed=daemon.pipeline.reassign,
                 save=daemon.save_access,
@@ -99,7 +114,7 @@ async def _run(config: Config, config_file: str, show_status: bool) -> int:
                 remove_tenant=daemon.remove_tenant,
             )
         ),
-        local_caller(config),
+        local_caller(lambda: daemon.config),
         daemon.authority,
         mode=config.control.socket_mode,
     )
@@ -113,10 +128,14 @@ async def _run(config: Config, config_file: str, show_status: bool) -> int:
     log.info("concentratord %s running as gateway %s", config.gateway.profile, config.gateway.id)
     watchdog_s = int(os.environ.get("WATCHDOG_USEC", "0")) / 2e6
     tick = min(1.0, watchdog_s) if watchdog_s else 1.0
+    health = daemon.health()
     while not stop.is_set():
         with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), tick)
-        notify("WATCHDOG=1")
+        # Only while the radio and every uplink make progress: systemd restarts a daemon
+        # whose loop runs but whose gateway does not work (concentratord/health.py).
+        if health.check() is None:
+            notify("WATCHDOG=1")
         if show_status:
             print(status_line(await daemon.status()), file=sys.stderr, flush=True)
     notify("STOPPING=1")
@@ -164,17 +183,33 @@ async def _start_metrics(config: Config, daemon: Daemon) -> MetricsServer | None
     return server
 
 
-def local_caller(config: Config) -> Callable[[Peer], Caller]:
-    """How the control socket names a peer: its user name, its role from ``[access]``."""
+def local_caller(config: Callable[[], Config]) -> Callable[[Peer], Caller]:
+    """How the control socket names a peer: its user name, its role from ``[access]`` of
+    the running configuration (a reload may change it)."""
     from concentratord.access import Caller
     from concentratord.access.identity import local_user_name
 
     def identify(peer: Peer) -> Caller:
-        return Caller(
-            local_user_name(peer.uid), config.access.role_of(peer.uid, peer.gids), "local"
-        )
+        role = config().access.role_of(peer.uid, peer.gids)
+        return Caller(local_user_name(peer.uid), role, "local")
 
     return identify
+
+
+_background: set[asyncio.Task[Any]] = set()
+
+
+def _spawn(job: Coroutine[Any, Any, Any]) -> None:
+    """Run a signal's job in the loop; its refusal is logged and audited by the job."""
+    task = asyncio.ensure_future(job)
+    _background.add(task)
+
+    def done(t: asyncio.Task[Any]) -> None:
+        _background.discard(t)
+        if not t.cancelled() and t.exception() is not None:
+            log.debug("signal job ended: %s", t.exception())
+
+    task.add_done_callback(done)
 
 
 def _notifier() -> Any:
@@ -197,7 +232,7 @@ def run_daemon(config_file: str, show_status: bool, log_level: str | None = None
         return 2
     setup_logging(log_level or config.log.level)
     try:
-        return asyncio.run(_run(config, config_file, show_status))
+        return asyncio.run(_run(config, config_file, show_status, log_level is not None))
     except ConfigError as err:
         print(f"concentratord: {err}", file=sys.stderr)
         return 2

@@ -260,9 +260,17 @@ def shared_clock_origin(runner_clock_at_zero: float, epoch: float) -> ClockOrigi
 class DaemonProcess:
     """``concentratord run --config FILE`` as a subprocess; stderr to ``files.stderr``."""
 
-    def __init__(self, files: GatewayFiles, *, status: bool = False) -> None:
+    def __init__(
+        self,
+        files: GatewayFiles,
+        *,
+        status: bool = False,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        """``env``: variables added to the daemon's environment (e.g. ``NOTIFY_SOCKET``)."""
         self.files = files
         self.status = status
+        self.env = dict(env or {})
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -294,7 +302,11 @@ class DaemonProcess:
             err.write(f"--- start {time.strftime('%H:%M:%S')} ---\n".encode())
             err.flush()
             self.proc = subprocess.Popen(
-                args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                env={**os.environ, **self.env} if self.env else None,
             )
 
     def stop(self, timeout: float = 20.0) -> int:
@@ -347,6 +359,19 @@ class DaemonProcess:
     def __exit__(self, *exc: object) -> None:
         if self.running:
             self.kill()
+
+
+def close_all(*steps: Callable[[], object]) -> None:
+    """Run every clean-up step, even after one fails (a daemon that does not stop must
+    not leave the broker and the emulator behind); then raise the first failure."""
+    failure: BaseException | None = None
+    for step in steps:
+        try:
+            step()
+        except BaseException as exc:  # re-raised below, once the rest ran
+            failure = failure or exc
+    if failure is not None:
+        raise failure
 
 
 def wait_until(

@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 from concentratord.config.access import AccessConfig
 from concentratord.config.field_view import VisibilityConfig, WebConfig
 from concentratord.config.meters import find_overlap, is_exact, matches
-from concentratord.config.operations import LogConfig, MetricsConfig
+from concentratord.config.operations import LogConfig, MetricsConfig, WatchdogConfig
 from concentratord.config.profiles import (
     PRIORITY_METERS_MAX,
     PROFILES,
@@ -66,6 +66,7 @@ class Config(Section):
     access: AccessConfig = AccessConfig()
     log: LogConfig = LogConfig()
     metrics: MetricsConfig | None = None  # /metrics is off without [metrics]
+    watchdog: WatchdogConfig = WatchdogConfig()
     limits: LimitsConfig = LimitsConfig()
     visibility: VisibilityConfig = VisibilityConfig()
     web: WebConfig | None = None  # the web server is off without [web]

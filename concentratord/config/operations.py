@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
-from concentratord.config.field_view import check_listen
+from concentratord.config.field_view import Duration, check_listen
 from concentratord.config.sections import Section
 
 LogLevel = Literal["debug", "info", "warning", "error"]
@@ -33,3 +33,12 @@ class MetricsConfig(Section):
     def port(self) -> int:
         """The TCP port to listen on."""
         return int(self.listen.rpartition(":")[2])
+
+
+class WatchdogConfig(Section):
+    """``[watchdog]``: the deadlines of the loops systemd's watchdog vouches for."""
+
+    # Gateway seconds without a telegram before the radio loop counts as stalled.
+    radio_silence: Annotated[Duration, Field(ge=60, le=7 * 86_400)] = 1800
+    # Seconds one publishing pass (publishes and their acknowledgements) may take.
+    uplink_stall: Annotated[Duration, Field(ge=10, le=86_400)] = 300

@@ -34,6 +34,7 @@ from tests.daemon_harness import (
     UPLINK_DEFAULTS,
     DaemonProcess,
     UplinkCollector,
+    close_all,
     gateway_files,
     shared_clock_origin,
     wait_configured,
@@ -170,14 +171,16 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             daemon, heat, raw, source.keys(), meters, files.socket, files.root / "state", web, tmp
         )
     finally:
-        runner.request_stop()
-        emulator.close()
-        runner.stop()
-        daemon.stop()
-        heat.close()
-        everything.disconnect()
-        everything.loop_stop()
-        broker.stop()
+        close_all(
+            runner.request_stop,
+            emulator.close,
+            runner.stop,
+            daemon.stop,
+            heat.close,
+            everything.disconnect,
+            everything.loop_stop,
+            broker.stop,
+        )
 
 
 def _decoded(run: Run, meter: str) -> bool:

@@ -22,6 +22,7 @@ from tests.daemon_harness import (
     GATEWAY,
     DaemonProcess,
     UplinkCollector,
+    close_all,
     gateway_files,
     shared_clock_origin,
     wait_configured,
@@ -73,12 +74,14 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         wait_until(files.socket.exists, 20.0, "the control socket", daemon)
         yield Run(daemon, collector, sorted(m.meter_id for m in field.meters))
     finally:
-        runner.request_stop()
-        emulator.close()
-        runner.stop()
-        daemon.stop()
-        collector.close()
-        broker.stop()
+        close_all(
+            runner.request_stop,
+            emulator.close,
+            runner.stop,
+            daemon.stop,
+            collector.close,
+            broker.stop,
+        )
 
 
 def _read_meters(run: Run) -> set[str]:

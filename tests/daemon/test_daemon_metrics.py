@@ -24,6 +24,7 @@ from tests.daemon_harness import (
     GATEWAY,
     DaemonProcess,
     UplinkCollector,
+    close_all,
     gateway_files,
     shared_clock_origin,
     wait_configured,
@@ -109,12 +110,14 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             time.monotonic(),
         )
     finally:
-        runner.request_stop()
-        emulator.close()
-        runner.stop()
-        daemon.stop()
-        collector.close()
-        broker.stop()
+        close_all(
+            runner.request_stop,
+            emulator.close,
+            runner.stop,
+            daemon.stop,
+            collector.close,
+            broker.stop,
+        )
 
 
 def _answers(url: str) -> bool:
