@@ -26,7 +26,7 @@ FUZZ_ITERATIONS ?= 1000000
 # drift apart. pytest's exit code 5 ("no tests collected") fails like any other non-zero code.
 PYTEST := $(PY) -m pytest -q
 
-.PHONY: help setup system-deps test lint run bench fuzz-long clean distclean
+.PHONY: help setup system-deps test lint run bench fuzz-long clean distclean deb
 
 help:
 	@sed -n '3,10p' Makefile | sed 's/^# \{0,1\}//'
@@ -100,6 +100,13 @@ run: setup
 
 bench: setup
 	$(PY) -m bench
+
+# The Debian package: dist/concentratord_<version>_<arch>.deb with its own venv under
+# /opt/concentratord (packaging/build-deb.sh says how, and why <arch> is the build machine's;
+# docs/install.md). Needs Debian's python3 with python3-venv and dpkg-deb, not .venv/.
+# `bash packaging/check-deb.sh dist/concentratord_*.deb` installs, checks and removes it.
+deb:
+	bash packaging/build-deb.sh dist
 
 # ---------------------------------------------------------------------------------- clean
 

@@ -36,6 +36,7 @@ from concentratord.documents import alarm_item, utc
 from concentratord.field_watch import FieldWatch
 from concentratord.gateway_alarms import GatewayAlarms
 from concentratord.groups import MeterGroups
+from concentratord.hass_feed import HomeAssistantFeed
 from concentratord.headend import HeadEndCommands, TenantServices
 from concentratord.health import Deadlines, Health
 from concentratord.intervals import Intervals
@@ -333,6 +334,15 @@ class Daemon:
             on_command=on_command,
             on_refused=on_refused,
         )
+        feed = None
+        if settings.uplink.homeassistant:
+            feed = HomeAssistantFeed(
+                uplink,
+                gateway=self.gateway,
+                tenant_prefix=settings.uplink.prefix,
+                discovery_prefix=settings.uplink.homeassistant_prefix,
+                version=__version__,
+            )
         publisher = Publisher(
             tenant,
             self.store,
@@ -340,6 +350,7 @@ class Daemon:
             window=settings.uplink.max_inflight,
             backlog_rate=settings.uplink.backlog_rate,
             clock=self.clock,
+            on_batch=feed.batch_published if feed is not None else None,
         )
         commands = HeadEndCommands(
             tenant,

@@ -11,8 +11,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from concentratord.store import OutboxRow, Store
 from uplink import MqttUplink, UplinkError
@@ -75,7 +76,10 @@ class Publisher:
         backlog_rate: float,
         clock: Callable[[], float],
         monotonic: Callable[[], float] = time.monotonic,
+        on_batch: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
     ) -> None:
+        """``on_batch``: told of each readings batch the broker acknowledged (the
+        tenant's Home Assistant feed, concentratord/hass_feed.py)."""
         self.tenant = tenant
         self.store = store
         self.uplink = uplink
@@ -84,6 +88,7 @@ class Publisher:
         self.clock = clock
         self.monotonic = monotonic
         self.counters = PublisherCounters()
+        self._on_batch = on_batch
         #: Monotonic time the current publishing pass began (None: idle or waiting for the
         #: broker): the watchdog's measure of progress (concentratord/health.py).
         self.publishing_since: float | None = None
@@ -234,4 +239,6 @@ class Publisher:
             return False
         self.counters.published += 1
         self.counters.last_publish = self.clock()
+        if self._on_batch is not None and row.kind == "readings" and not replay:
+            await self._on_batch(row.document)
         return True

@@ -243,6 +243,9 @@ class UplinkConfig(Section):
     # Where replies named by the head-end may go; "{prefix}" is replaced by prefix above.
     # Validated even when defaulted, so the field always holds the resolved prefix.
     reply_prefix: Annotated[str, Field(validate_default=True)] = DEFAULT_REPLY_PREFIX
+    # Home Assistant MQTT discovery of this tenant's meters (docs/uplink.md).
+    homeassistant: bool = False
+    homeassistant_prefix: Annotated[str, AfterValidator(_topic_prefix)] = "homeassistant"
 
     @field_validator("reply_prefix")
     @classmethod
@@ -282,6 +285,8 @@ class UplinkConfig(Section):
             raise KeyedError("password", "a password needs a username")
         if self.reconnect_max_delay < self.reconnect_min_delay:
             raise KeyedError("reconnect_max_delay", "must be at least reconnect_min_delay")
+        if self.homeassistant and self.codec != "json":
+            raise KeyedError("homeassistant", 'Home Assistant reads JSON: needs codec = "json"')
         return self
 
 
@@ -304,6 +309,8 @@ class TenantConfig(Section):
             raise KeyedError("keys_file", 'a raw tenant holds no keys: remove it or use "decoded"')
         if self.payload == "raw" and self.meters_from_keys:
             raise KeyedError("meters_from_keys", "a raw tenant supplies no keys")
+        if self.payload == "raw" and self.uplink.homeassistant:
+            raise KeyedError("uplink.homeassistant", "a raw tenant has no decoded values to show")
         seen: set[str] = set()
         for meter in self.meters:
             if meter in seen:
