@@ -24,7 +24,7 @@ import os
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -42,7 +42,6 @@ from concentratord.health import Deadlines, Health
 from concentratord.intervals import Intervals
 from concentratord.keystore import KeyStore
 from concentratord.memory_watch import MemoryWatch
-from concentratord.metrics import Snapshot
 from concentratord.pipeline import AlarmEvent, Pipeline, Tenant
 from concentratord.priority import PriorityMeters
 from concentratord.publisher import Publisher
@@ -56,6 +55,9 @@ from concentratord.visibility import Visibility, tap_event
 from radio.driver import ModuleDriver
 from radio.frame import LinkMode, RadioFrame
 from uplink import Command, MqttUplink, Reply, codec_named, messages
+
+if TYPE_CHECKING:
+    from concentratord.metrics import Snapshot
 
 log = logging.getLogger("concentratord")
 
@@ -625,6 +627,8 @@ class Daemon:
     async def metrics_snapshot(self) -> Snapshot:
         """What ``/metrics`` reports: the status and each tenant's counters (one source
         with ``status``, ``get_status`` and ``event/stats``)."""
+        from concentratord.metrics import Snapshot  # prometheus-client only with [metrics]
+
         status = await self.status()
         tenants = {name: self.tenant_counters(name) for name in self.tenants.names}
         return Snapshot(status, tenants)

@@ -262,14 +262,14 @@ class Pipeline:
         that claims meters came or went."""
         self._tenant_of.clear()
         wanted = None if meter_ids is None else {m.rpartition(":")[2] for m in meter_ids}
-        for state in self.meters.values():
+        for key, state in self.meters.items():
             if wanted is None or state.meter_id in wanted:
-                self._assign(state)
+                self._assign(state, key)
 
-    def _assign(self, state: MeterState) -> None:
-        """Give ``state`` its tenant, if the meter limit lets it be served."""
+    def _assign(self, state: MeterState, key: str) -> None:
+        """Give ``state`` (the table's ``key``: one string shared by the table, the limit
+        and the neighbours) its tenant, if the meter limit lets it be served."""
         tenant = self.tenant_for(state.meter_id, state.manufacturer)
-        key = state.key
         if tenant is not None and self.limit.admit(key, tenant.name, state.device_type):
             state.tenant, state.over_limit = tenant.name, False
             self._neighbours.pop(key, None)
@@ -363,7 +363,7 @@ class Pipeline:
             # Flags stored under MAN:ID; a store of an earlier version kept them by id alone.
             restored = self._restored.pop(key, None)
             state.flags = restored if restored is not None else self._restored.pop(meter_id, None)
-            self._assign(state)
+            self._assign(state, key)
             self.meters[key] = state
         return state
 
@@ -442,7 +442,7 @@ class Pipeline:
             if key in self.meters or len(self.meters) >= self.max_meters:
                 continue
             state = MeterState(meter_id, manufacturer, None, device_type, reception)
-            self._assign(state)
+            self._assign(state, key)
             self.meters[key] = state
             restored += 1
         return restored
