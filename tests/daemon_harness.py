@@ -39,6 +39,7 @@ Typical use (see tests/daemon/test_daemon_e2e.py)::
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import shutil
@@ -48,7 +49,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -622,3 +623,70 @@ def readings_by_interval(
             )
             rows[str(row["id"])] = row
     return out
+
+
+@dataclass
+class SimulatedGateway:
+    """A running daemon between a simulated field (on an emulated iM871A) and a broker."""
+
+    broker: MosquittoBroker
+    collector: UplinkCollector
+    emulator: Any  # radio.sim.imst.Im871aEmulator
+    runner: Any  # radio.sim.runner.FieldRunner
+    files: GatewayFiles
+    daemon: DaemonProcess
+
+
+@contextlib.contextmanager
+def simulated_gateway(
+    tmp: Path,
+    source: Any,
+    *,
+    scale: float,
+    keys_text: str,
+    epoch: float,
+    edit: Callable[[str], str] | None = None,
+    env: Mapping[str, str] | None = None,
+    **files: Any,
+) -> Iterator[SimulatedGateway]:
+    """Broker, collector, emulator, ``source`` (a field, or a feed over one) running at
+    ``scale`` from ``epoch``, and the daemon (its configuration from :func:`gateway_files`
+    with ``files``, then ``edit``ed), ready: module configured, online, control socket up.
+    Everything is closed afterwards, whatever fails."""
+    from radio.sim.imst import Im871aEmulator
+    from radio.sim.runner import FieldRunner
+
+    broker = MosquittoBroker(tmp / "broker")
+    broker.start()
+    collector = UplinkCollector(broker)
+    emulator = Im871aEmulator(str(tmp / "ttyEMU0"))
+    emulator.start()
+    runner = FieldRunner(source, emulator, time.time, speed=scale)
+    runner.start()
+    config = gateway_files(
+        tmp / "gw",
+        broker_url=broker.url,
+        radio_port=emulator.path,
+        keys_text=keys_text,
+        time_scale=scale,
+        **shared_clock_origin(runner.clock_at(0.0), epoch),
+        **files,
+    )
+    if edit is not None:
+        config.config.write_text(edit(config.config.read_text()))
+    daemon = DaemonProcess(config, env=env)
+    daemon.start()
+    try:
+        wait_configured(emulator, daemon)
+        collector.wait_online(GATEWAY, daemon=daemon)
+        wait_until(config.socket.exists, 20.0, "the control socket", daemon)
+        yield SimulatedGateway(broker, collector, emulator, runner, config, daemon)
+    finally:
+        close_all(
+            runner.request_stop,
+            emulator.close,
+            runner.stop,
+            daemon.stop,
+            collector.close,
+            broker.stop,
+        )

@@ -10,7 +10,6 @@ Mosquitto.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,20 +17,15 @@ from typing import Any
 import pytest
 
 from radio.sim.field import DEFAULT_EPOCH, Field, FieldConfig
-from radio.sim.imst import Im871aEmulator
-from radio.sim.runner import FieldRunner
 from tests.daemon_harness import (
     GATEWAY,
     PREFIX,
     DaemonProcess,
     UplinkCollector,
-    close_all,
-    gateway_files,
-    shared_clock_origin,
-    wait_configured,
+    simulated_gateway,
     wait_until,
 )
-from tests.mqtt_broker import MosquittoBroker, Subscriber
+from tests.mqtt_broker import Subscriber
 from uplink import hass
 
 SCALE = 720.0
@@ -47,41 +41,21 @@ class Run:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
-    tmp = tmp_path_factory.mktemp("hass")
     field = Field(FieldConfig(meters=5, seed=21, mix={"water": 1.0}, epoch=DEFAULT_EPOCH))
-    broker = MosquittoBroker(tmp / "broker")
-    broker.start()
-    collector = UplinkCollector(broker)
-    ha = Subscriber(broker, ["homeassistant/#", f"{PREFIX}/gateway/{GATEWAY}/meter/#"])
-    emulator = Im871aEmulator(str(tmp / "ttyEMU0"))
-    emulator.start()
-    runner = FieldRunner(field, emulator, time.time, speed=SCALE)
-    runner.start()
-    files = gateway_files(
-        tmp / "gw",
-        broker_url=broker.url,
-        radio_port=emulator.path,
+    with simulated_gateway(
+        tmp_path_factory.mktemp("hass"),
+        field,
+        scale=SCALE,
         keys_text=field.keys_text(),
-        time_scale=SCALE,
+        epoch=DEFAULT_EPOCH,
         uplink={"homeassistant": True},
-        **shared_clock_origin(runner.clock_at(0.0), DEFAULT_EPOCH),
-    )
-    daemon = DaemonProcess(files)
-    daemon.start()
-    try:
-        wait_configured(emulator, daemon)
-        collector.wait_online(GATEWAY, daemon=daemon)
-        yield Run(daemon, collector, ha, sorted(m.meter_id for m in field.meters))
-    finally:
-        close_all(
-            runner.request_stop,
-            emulator.close,
-            runner.stop,
-            daemon.stop,
-            ha.close,
-            collector.close,
-            broker.stop,
-        )
+    ) as gw:
+        topics = ["homeassistant/#", f"{PREFIX}/gateway/{GATEWAY}/meter/#"]
+        ha = Subscriber(gw.broker, topics)
+        try:
+            yield Run(gw.daemon, gw.collector, ha, sorted(m.meter_id for m in field.meters))
+        finally:
+            ha.close()
 
 
 def received(run: Run, prefix: str) -> dict[str, Any]:

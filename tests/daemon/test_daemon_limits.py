@@ -16,19 +16,12 @@ from dataclasses import dataclass
 import pytest
 
 from radio.sim.field import DEFAULT_EPOCH, Field, FieldConfig
-from radio.sim.imst import Im871aEmulator
-from radio.sim.runner import FieldRunner
 from tests.daemon_harness import (
-    GATEWAY,
     DaemonProcess,
     UplinkCollector,
-    close_all,
-    gateway_files,
-    shared_clock_origin,
-    wait_configured,
+    simulated_gateway,
     wait_until,
 )
-from tests.mqtt_broker import MosquittoBroker
 
 SCALE = 720.0
 SERVED = 3
@@ -44,44 +37,19 @@ class Run:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
-    tmp = tmp_path_factory.mktemp("limits")
     field = Field(
         FieldConfig(meters=20, seed=11, mix={"water": 1.0}, epoch=DEFAULT_EPOCH, collisions=False)
     )
-    broker = MosquittoBroker(tmp / "broker")
-    broker.start()
-    collector = UplinkCollector(broker)
-    emulator = Im871aEmulator(str(tmp / "ttyEMU0"))
-    emulator.start()
-    runner = FieldRunner(field, emulator, time.time, speed=SCALE)
-    runner.start()
-    files = gateway_files(
-        tmp / "gw",
-        broker_url=broker.url,
-        radio_port=emulator.path,
+    with simulated_gateway(
+        tmp_path_factory.mktemp("limits"),
+        field,
+        scale=SCALE,
         keys_text=field.keys_text(),
-        time_scale=SCALE,
-        **shared_clock_origin(runner.clock_at(0.0), DEFAULT_EPOCH),
+        epoch=DEFAULT_EPOCH,
         extra=f"[limits]\nmax_meters = {SERVED}\nvisible_meters = {TRACKED}\n",
-    )
-    text = files.config.read_text()
-    files.config.write_text(text.replace('profile = "concentrator"', 'profile = "bridge"', 1))
-    daemon = DaemonProcess(files)
-    daemon.start()
-    try:
-        wait_configured(emulator, daemon)
-        collector.wait_online(GATEWAY, daemon=daemon)
-        wait_until(files.socket.exists, 20.0, "the control socket", daemon)
-        yield Run(daemon, collector, sorted(m.meter_id for m in field.meters))
-    finally:
-        close_all(
-            runner.request_stop,
-            emulator.close,
-            runner.stop,
-            daemon.stop,
-            collector.close,
-            broker.stop,
-        )
+        edit=lambda text: text.replace('profile = "concentrator"', 'profile = "bridge"', 1),
+    ) as gw:
+        yield Run(gw.daemon, gw.collector, sorted(m.meter_id for m in field.meters))
 
 
 def _read_meters(run: Run) -> set[str]:

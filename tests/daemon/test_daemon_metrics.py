@@ -19,15 +19,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from radio.sim.field import DEFAULT_EPOCH, Field, FieldConfig, Transmission
 from radio.sim.imst import Im871aEmulator
-from radio.sim.runner import FieldRunner
 from tests.daemon_harness import (
-    GATEWAY,
     DaemonProcess,
     UplinkCollector,
-    close_all,
-    gateway_files,
-    shared_clock_origin,
-    wait_configured,
+    simulated_gateway,
     wait_until,
 )
 from tests.mqtt_broker import MosquittoBroker, free_port
@@ -73,51 +68,20 @@ class Run:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
-    tmp = tmp_path_factory.mktemp("metrics")
     field = Field(FieldConfig(meters=20, seed=5, mix={"water": 1.0}, epoch=DEFAULT_EPOCH))
     feed = CountingFeed(field)
-    broker = MosquittoBroker(tmp / "broker")
-    broker.start()
-    collector = UplinkCollector(broker)
-    emulator = Im871aEmulator(str(tmp / "ttyEMU0"))
-    emulator.start()
-    runner = FieldRunner(feed, emulator, time.time, speed=SCALE)
-    runner.start()
     port = free_port()
-    files = gateway_files(
-        tmp / "gw",
-        broker_url=broker.url,
-        radio_port=emulator.path,
+    with simulated_gateway(
+        tmp_path_factory.mktemp("metrics"),
+        feed,
+        scale=SCALE,
         keys_text=field.keys_text(),
-        time_scale=SCALE,
-        **shared_clock_origin(runner.clock_at(0.0), DEFAULT_EPOCH),
+        epoch=DEFAULT_EPOCH,
         extra=f'[metrics]\nlisten = "127.0.0.1:{port}"\n[visibility]\nstats_interval = 3600\n',
-    )
-    daemon = DaemonProcess(files)
-    daemon.start()
-    try:
-        wait_configured(emulator, daemon)
-        collector.wait_online(GATEWAY, daemon=daemon)
+    ) as gw:
         url = f"http://127.0.0.1:{port}/metrics"
-        wait_until(lambda: _answers(url), 20.0, "/metrics", daemon)
-        yield Run(
-            feed,
-            emulator,
-            broker,
-            collector,
-            daemon,
-            f"http://127.0.0.1:{port}/metrics",
-            time.monotonic(),
-        )
-    finally:
-        close_all(
-            runner.request_stop,
-            emulator.close,
-            runner.stop,
-            daemon.stop,
-            collector.close,
-            broker.stop,
-        )
+        wait_until(lambda: _answers(url), 20.0, "/metrics", gw.daemon)
+        yield Run(feed, gw.emulator, gw.broker, gw.collector, gw.daemon, url, time.monotonic())
 
 
 def _answers(url: str) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,19 +18,12 @@ from typing import Any
 import pytest
 
 from radio.sim.field import DEFAULT_EPOCH, Field, FieldConfig
-from radio.sim.imst import Im871aEmulator
-from radio.sim.runner import FieldRunner
 from tests.daemon_harness import (
-    GATEWAY,
     DaemonProcess,
     UplinkCollector,
-    close_all,
-    gateway_files,
-    shared_clock_origin,
-    wait_configured,
+    simulated_gateway,
     wait_until,
 )
-from tests.mqtt_broker import MosquittoBroker
 
 SCALE = 720.0
 
@@ -46,44 +38,25 @@ class Run:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
-    tmp = tmp_path_factory.mktemp("reload")
     field = Field(FieldConfig(meters=10, seed=3, mix={"water": 1.0}, epoch=DEFAULT_EPOCH))
-    broker = MosquittoBroker(tmp / "broker")
-    broker.start()
-    collector = UplinkCollector(broker)
-    emulator = Im871aEmulator(str(tmp / "ttyEMU0"))
-    emulator.start()
-    runner = FieldRunner(field, emulator, time.time, speed=SCALE)
-    runner.start()
-    files = gateway_files(
-        tmp / "gw",
-        broker_url=broker.url,
-        radio_port=emulator.path,
-        keys_text=field.keys_text(),
-        time_scale=SCALE,
-        **shared_clock_origin(runner.clock_at(0.0), DEFAULT_EPOCH),
-    )
     uid = os.getuid()
-    text = files.config.read_text().replace(
-        f"[access]\nuser = {{ users = [{uid}] }}",
-        f"[access]\nadministrator = {{ users = [{uid}] }}",
-    )
-    files.config.write_text(text)
-    daemon = DaemonProcess(files)
-    daemon.start()
-    try:
-        wait_configured(emulator, daemon)
-        collector.wait_online(GATEWAY, daemon=daemon)
-        wait_until(files.socket.exists, 20.0, "the control socket", daemon)
-        yield Run(daemon, collector, files.config, sorted(m.meter_id for m in field.meters))
-    finally:
-        close_all(
-            runner.request_stop,
-            emulator.close,
-            runner.stop,
-            daemon.stop,
-            collector.close,
-            broker.stop,
+
+    def administrator(text: str) -> str:
+        return text.replace(
+            f"[access]\nuser = {{ users = [{uid}] }}",
+            f"[access]\nadministrator = {{ users = [{uid}] }}",
+        )
+
+    with simulated_gateway(
+        tmp_path_factory.mktemp("reload"),
+        field,
+        scale=SCALE,
+        keys_text=field.keys_text(),
+        epoch=DEFAULT_EPOCH,
+        edit=administrator,
+    ) as gw:
+        yield Run(
+            gw.daemon, gw.collector, gw.files.config, sorted(m.meter_id for m in field.meters)
         )
 
 

@@ -19,19 +19,12 @@ from pathlib import Path
 import pytest
 
 from radio.sim.field import DEFAULT_EPOCH, Field, FieldConfig
-from radio.sim.imst import Im871aEmulator
 from radio.sim.runner import FieldRunner
 from tests.daemon_harness import (
-    GATEWAY,
     DaemonProcess,
-    UplinkCollector,
-    close_all,
-    gateway_files,
-    shared_clock_origin,
-    wait_configured,
+    simulated_gateway,
     wait_until,
 )
-from tests.mqtt_broker import MosquittoBroker
 
 SCALE = 60.0
 SILENCE_S = 120  # gateway seconds
@@ -85,40 +78,20 @@ class Run:
 def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     tmp = tmp_path_factory.mktemp("watchdog")
     source = Field(FieldConfig(meters=20, seed=8, mix={"water": 1.0}, epoch=DEFAULT_EPOCH))
-    broker = MosquittoBroker(tmp / "broker")
-    broker.start()
-    collector = UplinkCollector(broker)
-    emulator = Im871aEmulator(str(tmp / "ttyEMU0"))
-    emulator.start()
-    runner = FieldRunner(source, emulator, time.time, speed=SCALE)
-    runner.start()
     notify = NotifySocket(tmp / "notify.sock")
-    files = gateway_files(
-        tmp / "gw",
-        broker_url=broker.url,
-        radio_port=emulator.path,
-        keys_text=source.keys_text(),
-        time_scale=SCALE,
-        **shared_clock_origin(runner.clock_at(0.0), DEFAULT_EPOCH),
-        extra=f'[watchdog]\nradio_silence = {SILENCE_S}\nuplink_stall = "1m"\n',
-    )
-    env = {"NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": str(WATCHDOG_USEC)}
-    daemon = DaemonProcess(files, env=env)
-    daemon.start()
     try:
-        wait_configured(emulator, daemon)
-        collector.wait_online(GATEWAY, daemon=daemon)
-        yield Run(daemon, notify, runner)
+        with simulated_gateway(
+            tmp,
+            source,
+            scale=SCALE,
+            keys_text=source.keys_text(),
+            epoch=DEFAULT_EPOCH,
+            extra=f'[watchdog]\nradio_silence = {SILENCE_S}\nuplink_stall = "1m"\n',
+            env={"NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": str(WATCHDOG_USEC)},
+        ) as gw:
+            yield Run(gw.daemon, notify, gw.runner)
     finally:
-        close_all(
-            runner.request_stop,
-            emulator.close,
-            runner.stop,
-            daemon.stop,
-            collector.close,
-            broker.stop,
-            notify.close,
-        )
+        notify.close()
 
 
 def test_ready_and_pings_while_telegrams_flow(run: Run) -> None:
