@@ -187,7 +187,7 @@ class Daemon:
         )
         alarms = self.alarms = GatewayAlarms(
             gateway=self.gateway,
-            tenants=self.tenants.names,
+            tenants=self.served_tenants(),
             store=store,
             publishers=self.publishers,
             ids=store.ids,
@@ -280,7 +280,7 @@ class Daemon:
         self.pipeline.add_tenant(self._pipeline_tenant(config))
         self._batch_meters[config.name] = config.uplink.batch_meters
         if self.alarms is not None:
-            self.alarms.tenants = tuple(self.tenants.names)
+            self.alarms.tenants = tuple(self.served_tenants())
 
     async def add_tenant(self, config: TenantConfig) -> str:
         """Add a tenant at run time (pending until its head-end presents the share ID
@@ -306,12 +306,19 @@ class Daemon:
         self.pipeline.remove_tenant(name)
         self.keys.remove_tenant(name)
         if self.alarms is not None:
-            self.alarms.tenants = tuple(self.tenants.names)
+            self.alarms.tenants = tuple(self.served_tenants())
+
+    def served_tenants(self) -> list[str]:
+        """The tenants served: configured ones, and runtime ones once their share ID was
+        presented (a pending tenant hears nothing of the gateway, its alarms included)."""
+        return [n for n in self.tenants.names if self.tenants.is_active(n)]
 
     async def _activated(self, name: str) -> None:
         """A runtime tenant's head-end presented its share ID: its meters are now its."""
         await self.save_access("tenants")
         self.pipeline.reassign()
+        if self.alarms is not None:
+            self.alarms.tenants = tuple(self.served_tenants())
         log.info("tenant %s presented its share ID: now served", name)
 
     async def _connect(self, tenant: str) -> None:
@@ -527,7 +534,7 @@ class Daemon:
         assert self.watch is not None
         uptime = int(self.clock() - self.state.started)
         await self.watch.publish_stats(
-            [n for n in self.tenants.names if self.tenants.is_active(n)],
+            self.served_tenants(),
             uptime,
             self.tenant_counters,
         )
