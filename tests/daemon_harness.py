@@ -656,37 +656,34 @@ def simulated_gateway(
     from radio.sim.imst import Im871aEmulator
     from radio.sim.runner import FieldRunner
 
-    broker = MosquittoBroker(tmp / "broker")
-    broker.start()
-    collector = UplinkCollector(broker)
-    emulator = Im871aEmulator(str(tmp / "ttyEMU0"))
-    emulator.start()
-    runner = FieldRunner(source, emulator, time.time, speed=scale)
-    runner.start()
-    config = gateway_files(
-        tmp / "gw",
-        broker_url=broker.url,
-        radio_port=emulator.path,
-        keys_text=keys_text,
-        time_scale=scale,
-        **shared_clock_origin(runner.clock_at(0.0), epoch),
-        **files,
-    )
-    if edit is not None:
-        config.config.write_text(edit(config.config.read_text()))
-    daemon = DaemonProcess(config, env=env)
-    daemon.start()
-    try:
+    with contextlib.ExitStack() as stack:  # closes what was started, in reverse order
+        broker = MosquittoBroker(tmp / "broker")
+        broker.start()
+        stack.callback(broker.stop)
+        collector = UplinkCollector(broker)
+        stack.callback(collector.close)
+        emulator = Im871aEmulator(str(tmp / "ttyEMU0"))
+        emulator.start()
+        runner = FieldRunner(source, emulator, time.time, speed=scale)
+        runner.start()
+        stack.callback(runner.stop)
+        stack.callback(emulator.close)
+        stack.callback(runner.request_stop)
+        config = gateway_files(
+            tmp / "gw",
+            broker_url=broker.url,
+            radio_port=emulator.path,
+            keys_text=keys_text,
+            time_scale=scale,
+            **shared_clock_origin(runner.clock_at(0.0), epoch),
+            **files,
+        )
+        if edit is not None:
+            config.config.write_text(edit(config.config.read_text()))
+        daemon = DaemonProcess(config, env=env)
+        stack.callback(lambda: daemon.stop() if daemon.proc is not None else None)
+        daemon.start()
         wait_configured(emulator, daemon)
         collector.wait_online(GATEWAY, daemon=daemon)
         wait_until(config.socket.exists, 20.0, "the control socket", daemon)
         yield SimulatedGateway(broker, collector, emulator, runner, config, daemon)
-    finally:
-        close_all(
-            runner.request_stop,
-            emulator.close,
-            runner.stop,
-            daemon.stop,
-            collector.close,
-            broker.stop,
-        )
