@@ -251,7 +251,11 @@ def commands(ctx: ControlContext) -> dict[str, Command]:
             raise ControlError(str(err)) from None
         raise ControlError("tenant needs add, remove or list")
 
-    changes = {"import": (P.DEVICES, True), "remove": (P.DEVICES, True), "list": (P.DEVICES, False)}
+    keys_actions = {
+        "import": (P.DEVICES, True),
+        "remove": (P.DEVICES, True),
+        "list": (P.DEVICES, False),
+    }
     groups_actions = {a: (P.GROUPS, True) for a in ("create", "delete", "add", "remove")}
     groups_actions.update({"list": (P.DATA, False), "show": (P.DATA, False)})
     return {
@@ -260,7 +264,7 @@ def commands(ctx: ControlContext) -> dict[str, Command]:
         "visible": ControlCommand(P.DATA, visible),
         "alarms": ControlCommand(P.DATA, alarms),
         "queue": ControlCommand(P.DATA, queue),
-        "keys": ControlCommand(P.DEVICES, keys, changes=True, actions=changes),
+        "keys": ControlCommand(P.DEVICES, keys, changes=True, actions=keys_actions),
         "config": ControlCommand(P.SYSTEM, config),
         "reload": ControlCommand(P.SYSTEM, reload, changes=True),
         "tap": tap_command(ctx.tap),  # a stream: reading management

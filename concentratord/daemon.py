@@ -496,7 +496,7 @@ class Daemon:
         """One frame: intervals that ended before it, then the pipeline; an alarm event is
         stored (or kept in memory until it can be) and its tenant's publisher woken."""
         assert self.intervals is not None and self.watch is not None
-        self.state.last_frame_at = self.clock()
+        self.state.last_frame_at = frame.timestamp  # stamped by the driver with our clock
         await self.intervals.frame_arrived(frame.timestamp)
         outcome = self.pipeline.process(frame)
         meter = outcome.meter

@@ -27,6 +27,7 @@ from concentratord.tenancy import TenantMap
 from concentratord.visibility import Visibility
 from uplink import Command, Reply
 from uplink.commands import (
+    MAX_CLIENT_ID_BYTES,
     BackfillArgs,
     KeysImportArgs,
     KeysRemoveArgs,
@@ -114,7 +115,11 @@ class HeadEndCommands:
         """A command the uplink refused before it reached :meth:`handle` (malformed, for
         another gateway, bad arguments): audited like every refusal."""
         declared = doc.get("client_id")
-        client = declared if isinstance(declared, str) and len(declared) <= 128 else None
+        valid = (
+            isinstance(declared, str)
+            and len(declared.encode("utf-8", "surrogatepass")) <= MAX_CLIENT_ID_BYTES
+        )
+        client = declared if valid else None
         args = doc.get("args")
         await self._s.authority.record(
             headend(self.tenant, self.role, client),

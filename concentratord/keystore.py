@@ -75,12 +75,17 @@ class KeyStore:
         """Whether ``tenant`` decodes (and so may hold keys)."""
         return tenant in self._decoding
 
-    def holders(self, meter_id: str) -> list[str]:
-        """The tenants holding a key for ``meter_id`` (``ID``: of any manufacturer)."""
+    def holders(self, meter_id: str, manufacturer: str | None = None) -> list[str]:
+        """The tenants holding a key for ``meter_id`` of ``manufacturer`` (a key by ``ID``
+        or by ``MAN:ID``); without it, of any manufacturer (every key is looked at)."""
+        if manufacturer is not None:
+            scoped = f"{manufacturer}:{meter_id}"
+            return [t for t, keys in self._keys.items() if meter_id in keys or scoped in keys]
+        suffix = ":" + meter_id
         return [
             tenant
             for tenant, keys in self._keys.items()
-            if meter_id in keys or any(k.endswith(":" + meter_id) for k in keys if ":" in k)
+            if meter_id in keys or any(k.endswith(suffix) for k in keys if ":" in k)
         ]
 
     def listing(self, tenant: str | None = None) -> list[dict[str, str]]:

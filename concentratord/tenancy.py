@@ -26,7 +26,7 @@ from concentratord.config.meters import find_overlap, is_exact, matches
 from concentratord.config.sections import KeyedError, check_reply_prefixes
 from concentratord.keystore import KeyImportError
 
-Holders = Callable[[str], list[str]]
+Holders = Callable[[str, str | None], list[str]]
 Matcher = Callable[[str, str | None], bool]
 
 
@@ -72,7 +72,7 @@ class TenantMap:
         self._entries: dict[str, _Entry] = {
             t.name: _Entry(t, matcher(t.meters), runtime=False) for t in configured
         }
-        self._holders: Holders = lambda _meter_id: []
+        self._holders: Holders = lambda _meter_id, _manufacturer: []
 
     def bind_key_holders(self, holders: Holders) -> None:
         """Where ``meters_from_keys`` tenants' claims come from (the key store)."""
@@ -104,7 +104,11 @@ class TenantMap:
         for name, entry in self._entries.items():
             if entry.active and entry.owns(meter_id, manufacturer):
                 return name
-        for name in self._holders(meter_id):
+        # Only a meters_from_keys tenant claims by keys: without one, no key is looked up
+        # (this runs for every new meter no pattern takes, the neighbours' included).
+        if not any(e.active and e.config.meters_from_keys for e in self._entries.values()):
+            return None
+        for name in self._holders(meter_id, manufacturer):
             holder = self._entries.get(name)
             if holder is not None and holder.active and holder.config.meters_from_keys:
                 return name

@@ -73,6 +73,23 @@ def _token_length(value: SecretStr) -> SecretStr:
     return value
 
 
+class Listening:
+    """The host and port of a table's checked ``listen = "HOST:PORT"`` (``[web]``,
+    ``[metrics]``)."""
+
+    listen: str
+
+    @property
+    def host(self) -> str:
+        """The address to listen on (brackets of an IPv6 address removed)."""
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        """The TCP port to listen on."""
+        return int(self.listen.rpartition(":")[2])
+
+
 class WebToken(Section):
     """``[[web.token]]``: one bearer token of the web API."""
 
@@ -89,7 +106,7 @@ class WebToken(Section):
         return self
 
 
-class WebConfig(Section):
+class WebConfig(Listening, Section):
     """``[web]``: the installer's page and the web API (docs/web.md)."""
 
     listen: Annotated[str, AfterValidator(check_listen)] = "0.0.0.0:8080"
@@ -103,13 +120,3 @@ class WebConfig(Section):
                 raise KeyedError(f"token[{i + 1}].name", f"{token.name!r} is used twice")
             seen.add(token.name)
         return self
-
-    @property
-    def host(self) -> str:
-        """The address to listen on (brackets of an IPv6 address removed)."""
-        return self.listen.rpartition(":")[0].strip("[]")
-
-    @property
-    def port(self) -> int:
-        """The TCP port to listen on."""
-        return int(self.listen.rpartition(":")[2])

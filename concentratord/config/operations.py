@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from concentratord.config.field_view import Duration, check_listen
+from concentratord.config.field_view import Duration, Listening, check_listen
 from concentratord.config.sections import Section
 
 LogLevel = Literal["debug", "info", "warning", "error"]
@@ -19,20 +19,10 @@ class LogConfig(Section):
     level: LogLevel = "info"
 
 
-class MetricsConfig(Section):
+class MetricsConfig(Listening, Section):
     """``[metrics]``: the Prometheus endpoint ``/metrics`` (off without the table)."""
 
     listen: Annotated[str, AfterValidator(check_listen)] = "127.0.0.1:9464"
-
-    @property
-    def host(self) -> str:
-        """The address to listen on (brackets of an IPv6 address removed)."""
-        return self.listen.rpartition(":")[0].strip("[]")
-
-    @property
-    def port(self) -> int:
-        """The TCP port to listen on."""
-        return int(self.listen.rpartition(":")[2])
 
 
 class WatchdogConfig(Section):

@@ -29,14 +29,14 @@ def test_a_meter_belongs_to_the_tenant_whose_pattern_matches() -> None:
 
 def test_a_meters_from_keys_tenant_owns_the_meters_it_holds_keys_for() -> None:
     tenants = TenantMap([tenant("water", ["1000*"]), tenant("gas", [], meters_from_keys=True)])
-    tenants.bind_key_holders(lambda meter: ["gas"] if meter == "30000001" else [])
+    tenants.bind_key_holders(lambda meter, _man: ["gas"] if meter == "30000001" else [])
     assert tenants.owner("30000001") == "gas"
     assert tenants.owner("30000002") is None
 
 
 def test_a_pattern_wins_over_a_key_held_by_another_tenant() -> None:
     tenants = TenantMap([tenant("water", ["1000*"]), tenant("gas", [], meters_from_keys=True)])
-    tenants.bind_key_holders(lambda meter: ["gas"])
+    tenants.bind_key_holders(lambda meter, _man: ["gas"])
     assert tenants.owner("10000001") == "water"
 
 
