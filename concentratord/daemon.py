@@ -30,6 +30,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from concentratord import __version__
 from concentratord.access import Authority, PermissionTable
+from concentratord.bridge.battery import BatteryBridge
 from concentratord.clock import ScaledClock
 from concentratord.config import Config, TenantConfig, load_keys
 from concentratord.documents import alarm_item, utc
@@ -108,6 +109,8 @@ class Daemon:
             device_key=device_key(config),
         )
         self.tenants.bind_key_holders(self.keys.holders)
+        # A battery bridge listens in windows and delivers in sessions ([bridge]).
+        self.bridge = BatteryBridge(config.bridge, self.clock) if config.bridge else None
         self.pipeline = Pipeline(
             [self._pipeline_tenant(t) for t in config.tenants],
             max_meters=config.limits.visible_meters,
@@ -120,6 +123,7 @@ class Daemon:
             clock=self.clock,
             good_rate=config.visibility.good_reception_rate,
             silent_after=config.visibility.silent_after,
+            listened=self.bridge.listened if self.bridge is not None else None,
         )
         self.tap = Tap()
         self.keys.load_runtime(self.owner)
@@ -237,6 +241,8 @@ class Daemon:
         if cfg.radio.port.startswith("/dev/"):
             self._watch_usb(self.driver)
         self._tasks.append(asyncio.create_task(self._frames(self.driver), name="frames"))
+        if self.bridge is not None:
+            self.bridge.start_radio(self.driver, self._served_intervals)
         self._tasks.append(asyncio.create_task(self.watch.run(), name="field-watch"))
         self.memory = MemoryWatch(cfg.limits.memory_bytes, alarms.spawn)
         self._tasks.append(asyncio.create_task(self.memory.run(), name="memory-watch"))
@@ -296,6 +302,8 @@ class Daemon:
         self.tenants.remove(name)
         await self.save_access("tenants")
         self._headends.pop(name, None)
+        if self.bridge is not None:
+            await self.bridge.stop_sessions(name)
         publisher = self.publishers.pop(name, None)
         if publisher is not None:
             await publisher.stop()
@@ -381,8 +389,11 @@ class Daemon:
         self.uplinks[tenant] = uplink
         self.publishers[tenant] = publisher
         self._headends[tenant] = commands
-        await uplink.start()
         publisher.start()
+        if self.bridge is not None:
+            self.bridge.start_sessions(tenant, uplink, publisher, self.store)
+        else:
+            await uplink.start()
 
     def _wake_publishers(self, tenants: set[str]) -> None:
         for tenant in tenants:
@@ -457,6 +468,8 @@ class Daemon:
             self._scheduler.shutdown(wait=False)
         if self._usb is not None:
             self._usb.stop()
+        if self.bridge is not None:
+            await self.bridge.stop()  # windows and sessions end; the loops below close up
         if self.driver is not None:
             await self.driver.stop()
         for task in self._tasks:
@@ -509,6 +522,10 @@ class Daemon:
         if self.tap.watching:
             self.tap.publish(tap_event(frame, outcome))
 
+    def _served_intervals(self) -> list[float | None]:
+        """The transmission intervals of the tenant meters heard (a bridge's windows)."""
+        return [m.reception.interval_s for m in self.pipeline.meters.values() if m.tenant]
+
     def _raise_meter_limit(self, outcome: Any) -> None:
         """``METER_LIMIT``, once: a tenant's meter is beyond ``limits.max_meters``."""
         assert self.alarms is not None
@@ -537,6 +554,7 @@ class Daemon:
             self.served_tenants(),
             uptime,
             self.tenant_counters,
+            self.bridge.budget if self.bridge is not None else None,
         )
 
     async def _store_alarm(self, event: AlarmEvent) -> None:
@@ -625,7 +643,11 @@ class Daemon:
         return Health(
             Deadlines(watchdog.radio_silence, watchdog.uplink_stall),
             clock=self.clock,
-            last_frame=lambda: self.state.last_frame_at,
+            # A bridge's radio is quiet while it sleeps and until a window's first telegram.
+            last_frame=lambda: max(
+                self.state.last_frame_at,
+                self.bridge.silence_from() if self.bridge is not None else 0.0,
+            ),
             publishing_since=lambda: {
                 name: p.publishing_since for name, p in self.publishers.items()
             },
@@ -657,6 +679,8 @@ class Daemon:
         }
         store = status["store"]
         status["store"] = {k: store[k] for k in ("writable", "problem") if k in store}
+        if self.bridge is not None:
+            status["power"] = self.bridge.budget(tenant)
         return status
 
     def online_document(self, tenant: str) -> dict[str, Any]:
@@ -725,6 +749,7 @@ class Daemon:
             "store": self._store_status(),
             "clock": self.intervals.clock_status() if self.intervals is not None else {},
             "gateway_alarms": [a.__dict__ for a in self.alarms.recent] if self.alarms else [],
+            **({"power": self.bridge.budget()} if self.bridge is not None else {}),
         }
 
     def _store_status(self) -> dict[str, Any]:

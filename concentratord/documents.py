@@ -137,8 +137,10 @@ def stats_item(
     uptime_s: int,
     counters: dict[str, int],
     reception: dict[str, Any],
+    power: dict[str, Any] | None = None,
 ) -> OutboxItem:
-    """One tenant's ``event/stats`` document: the gateway's counters and its reception."""
+    """One tenant's ``event/stats`` document: the gateway's counters and its reception
+    (and a battery bridge's power budget)."""
     document = messages.stats_event(
         gateway=gateway,
         message_id=UNASSIGNED,
@@ -146,5 +148,6 @@ def stats_item(
         uptime_s=uptime_s,
         counters=counters,
         reception=reception,
+        power=power,
     )
     return OutboxItem(tenant, "stats", now, document)

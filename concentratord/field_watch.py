@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 from concentratord.clock import ScaledClock
 from concentratord.documents import silent_alarm_item, stats_item
@@ -111,8 +112,10 @@ class FieldWatch:
         tenants: Iterable[str],
         uptime_s: int,
         counters_of: Callable[[str], dict[str, int]],
+        power_of: Callable[[str], dict[str, Any]] | None = None,
     ) -> None:
-        """Each tenant's ``event/stats``: its own counters and its reception."""
+        """Each tenant's ``event/stats``: its own counters and its reception (and the power
+        budget, ``power_of``, on a battery bridge)."""
         now = self.clock()
         items = [
             stats_item(
@@ -122,6 +125,7 @@ class FieldWatch:
                 uptime_s=uptime_s,
                 counters=counters_of(tenant),
                 reception=self.visibility.summary(tenant),
+                power=None if power_of is None else power_of(tenant),
             )
             for tenant in tenants
         ]

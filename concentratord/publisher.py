@@ -110,6 +110,12 @@ class Publisher:
                 await self._task
             self._task = None
 
+    @property
+    def idle(self) -> bool:
+        """No publishing pass under way and no replay waiting (rows pending in the store
+        aside: ask the store)."""
+        return self.publishing_since is None and self._replays.empty()
+
     def replay(self, rows: list[OutboxRow]) -> None:
         """Publish delivered rows again (the backfill command), with their message ids."""
         for row in rows:

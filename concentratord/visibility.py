@@ -77,11 +77,16 @@ class Visibility:
         clock: Callable[[], float],
         good_rate: float,
         silent_after: int,
+        listened: Callable[[float, float], float] | None = None,
     ) -> None:
+        """``listened(since, until)``: the seconds the radio listened in that span (a
+        battery bridge sleeps between windows, and a meter is not silent while nobody
+        listens); None: always."""
         self.meters = meters
         self.clock = clock
         self.good_rate = good_rate
         self.silent_after = silent_after
+        self.listened = listened
 
     def _scoped(self, tenant: str | None) -> Iterable[MeterState]:
         if tenant is None:
@@ -142,7 +147,12 @@ class Visibility:
         found = []
         for state in self.meters.values():
             r = state.reception
-            if state.tenant is not None and not r.silent and r.is_silent(now, self.silent_after):
+            if state.tenant is None or r.silent:
+                continue
+            heard = r.last_heard
+            # Judged on the time listened since the meter was last heard, not the time passed.
+            at = now if self.listened is None else heard + self.listened(heard, now)
+            if r.is_silent(at, self.silent_after):
                 r.silent = True
                 found.append(state)
         return found

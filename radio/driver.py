@@ -101,6 +101,11 @@ class ModuleError(Exception):
     """The module refused a command or did not answer."""
 
 
+# What a driver's sleep() does to its module (``ModuleDriver.sleep_method``, ``last_sleep``).
+PORT_CLOSED = "port closed"  # the host closes the port; the module keeps power and listens
+LOW_POWER_MODE = "low-power mode"  # the module was asked to sleep, and agreed
+
+
 class ModuleDriver(ABC):
     """A driver for one module family on one port.
 
@@ -108,6 +113,12 @@ class ModuleDriver(ABC):
     configuration succeeded, or raising after ``start_timeout``); frames then arrive on
     ``frames()`` until ``await stop()``. A lost port is reopened and reconfigured with
     exponential backoff, without losing the frames already queued.
+
+    ``await sleep()`` / ``await wake()`` duty-cycle the radio (decision 0009): sleep puts
+    the module in its low-power mode where the family has one (``enter_low_power()``) and
+    closes the port; wake reopens and reconfigures it like ``start()``. ``sleep_method``
+    says what sleeping means for the family, ``last_sleep`` what the last sleep achieved.
+    Counters and queued frames survive; a sleep/wake is not a reconnect.
     """
 
     name: ClassVar[str]
@@ -116,6 +127,8 @@ class ModuleDriver(ABC):
     # Quiet time after which a partial frame is taken for garbage (a real frame's bytes
     # follow each other within milliseconds at these baud rates).
     idle_gap: ClassVar[float] = 0.25
+    # What sleep() does for this family at best (PORT_CLOSED or LOW_POWER_MODE).
+    sleep_method: ClassVar[str] = PORT_CLOSED
 
     def __init__(
         self,
@@ -141,6 +154,12 @@ class ModuleDriver(ABC):
         self._configured = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._idle_timer: asyncio.TimerHandle | None = None
+        self.asleep = False  # between sleep() and wake(): the port is closed
+        self.last_sleep: str | None = None  # PORT_CLOSED or LOW_POWER_MODE, once slept
+        # Set when the module agreed to low-power mode, cleared once it was woken: kept
+        # across stop()/start() so that whichever open comes next wakes it first.
+        self._module_in_low_power = False
+        self._power_lock = asyncio.Lock()
 
     # -- for subclasses -----------------------------------------------------------------
 
@@ -155,6 +174,21 @@ class ModuleDriver(ABC):
     async def ping(self) -> bool:
         """Whether the module answers (modules without a ping: the port is open)."""
         return self._port.is_open
+
+    async def enter_low_power(self) -> bool:
+        """Ask the module to enter its low-power mode; True when it agreed.
+
+        Called by ``sleep()`` with the port open and the module configured, just before
+        the port is closed. The default (a family without one) sends nothing.
+        """
+        return False
+
+    async def leave_low_power(self) -> None:  # noqa: B027 - optional hook
+        """Wake the module from low-power mode; raise TimeoutError when it does not answer.
+
+        Called on the first open after the module agreed to low-power mode, after the
+        port is open and before ``configure()``.
+        """
 
     def frame_link_mode(self, event: TelegramEvent) -> LinkMode:
         """The link mode to report for a telegram the module did not label."""
@@ -239,6 +273,10 @@ class ModuleDriver(ABC):
     async def _on_open(self) -> None:
         self._framer.reset()
         self._configured.clear()
+        if self._module_in_low_power:
+            # Only once woken may the flag go: a port lost while waking wakes it again.
+            await self.leave_low_power()
+            self._module_in_low_power = False
         await self.configure()
         self.configured_mode = self.mode
         self._configured.set()
@@ -248,6 +286,7 @@ class ModuleDriver(ABC):
 
     async def start(self, start_timeout: float = 10.0) -> None:
         """Open and configure; raise ModuleError when that fails within ``start_timeout``."""
+        self.asleep = False
         self._stopping.clear()
         self._task = asyncio.create_task(
             supervise(self._port, self._on_open, self._backoff, self._on_reconnect, self._stopping)
@@ -261,13 +300,65 @@ class ModuleDriver(ABC):
             ) from None
 
     async def stop(self) -> None:
-        """Close the port and stop reconnecting."""
+        """Close the port and stop reconnecting (a sleeping driver is then stopped, not
+        asleep: ``wake()`` does nothing, ``start()`` starts it)."""
+        self.asleep = False
+        await self._close()
+
+    async def _close(self) -> None:
         self._stopping.set()
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError, PortLostError):
                 await self._task
             self._task = None
         self._port.close()
+        # Not configured any more: a later start() or wake() must wait for configure().
+        self._configured.clear()
+
+    async def sleep(self) -> None:
+        """Put the radio to sleep until ``wake()``: low-power mode where the module agrees
+        (``enter_low_power()``), then the port closed and reconnecting stopped.
+
+        Counters and the frame queue stay (``frames()`` consumers keep waiting); sets
+        ``asleep`` and ``last_sleep``. Does nothing when already asleep or not running.
+        """
+        async with self._power_lock:
+            if self.asleep or self._task is None:
+                return
+            low_power = False
+            # Only a configured module on an open port can be asked; one being reconnected
+            # just has its port closed.
+            if self._configured.is_set() and self._port.is_open:
+                try:
+                    low_power = await self.enter_low_power()
+                except (PortLostError, ModuleError, TimeoutError) as err:
+                    log.warning("%s: low-power request failed: %s", self.name, err)
+            if low_power:  # never cleared here: a module not yet woken may still sleep
+                self._module_in_low_power = True
+            self.last_sleep = LOW_POWER_MODE if low_power else PORT_CLOSED
+            await self._close()
+            self.asleep = True
+            log.info("%s on %s asleep (%s)", self.name, self.port_path, self.last_sleep)
+
+    async def wake(self, start_timeout: float = 10.0) -> None:
+        """Reopen the port and configure the module again, exactly as ``start()`` does
+        (its RAM configuration may not have survived), after ``leave_low_power()`` when it
+        slept in low-power mode.
+
+        Raises ModuleError when the module does not answer within ``start_timeout``; the
+        driver is then stopped and still asleep, so a later ``wake()`` tries again. Does
+        nothing when awake. Not counted as a reconnect.
+        """
+        async with self._power_lock:
+            if not self.asleep:
+                return
+            try:
+                # start(), not its insides: a family's own checks there apply (CUL).
+                await self.start(start_timeout)
+            except BaseException:
+                self.asleep = True  # start() stopped the driver; the next wake() retries
+                raise
+            self.asleep = False
 
     def retarget(self, port: str) -> None:
         """Open ``port`` from the next reconnect on (a replugged dongle's new tty name)."""

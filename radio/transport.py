@@ -51,8 +51,14 @@ class SerialPort:
         self.lost = asyncio.Event()
 
     def open(self) -> None:
-        """Open the port (raises OSError or serial.SerialException when it is not there)."""
+        """Open the port, discarding stale input (raises OSError or serial.SerialException
+        when it is not there)."""
         ser = serial.Serial(self.path, self.baudrate, timeout=0, write_timeout=2)
+        # What waits in the input buffer arrived while nobody read the port: a USB serial
+        # driver discards it, but a pty keeps it and would hand over old telegrams under
+        # today's time stamp (after a driver's sleep, say). Nothing stale gets through.
+        with contextlib.suppress(OSError, serial.SerialException):
+            ser.reset_input_buffer()
         self._serial = ser
         self.lost.clear()
         asyncio.get_running_loop().add_reader(ser.fileno(), self._readable)

@@ -130,13 +130,14 @@ class MqttUplink:
         self._loop = asyncio.get_running_loop()
         self._supervisor = asyncio.create_task(self._supervise(), name="mqtt-uplink")
 
-    async def stop(self) -> None:
-        """Publish the retained ``offline`` state (when connected) and disconnect cleanly."""
+    async def stop(self, reason: str = "stopped") -> None:
+        """Publish the retained ``offline`` state with ``reason`` (when connected) and
+        disconnect cleanly; :meth:`start` may connect again afterwards."""
         if self._supervisor is None:
             return
         if self.connected.is_set():
             try:
-                payload = self.codec.encode(self._offline_state("stopped"))
+                payload = self.codec.encode(self._offline_state(reason))
                 await self.publish(self.topics.state, payload, retain=True, timeout=5.0)
             except UplinkError as exc:
                 log.warning("uplink: offline state not delivered on stop: %s", exc)

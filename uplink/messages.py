@@ -198,8 +198,10 @@ def stats_event(
     uptime_s: int,
     counters: Mapping[str, int],
     reception: Mapping[str, Any] | None = None,
+    power: Mapping[str, Any] | None = None,
 ) -> Document:
-    """Gateway and reception statistics (``counters`` are totals since start)."""
+    """Gateway and reception statistics (``counters`` are totals since start); ``power``:
+    a battery bridge's power budget."""
     doc = _envelope("stats", gateway, message_id)
     doc.update(
         time=iso_utc(time),
@@ -208,6 +210,8 @@ def stats_event(
     )
     if reception is not None:
         doc["reception"] = dict(reception)
+    if power is not None:
+        doc["power"] = dict(power)
     return doc
 
 

@@ -23,7 +23,7 @@ MIN_TOKEN_CHARS = 16
 MAX_TOKEN_CHARS = 256
 
 
-def _duration(value: object) -> object:
+def duration_seconds(value: object) -> object:
     """``"24h"`` -> 86400; an int passes through (validated as an int afterwards)."""
     if isinstance(value, str):
         m = _DURATION.fullmatch(value.strip())
@@ -33,7 +33,7 @@ def _duration(value: object) -> object:
     return value
 
 
-Duration = Annotated[int, BeforeValidator(_duration)]
+Duration = Annotated[int, BeforeValidator(duration_seconds)]
 
 
 class VisibilityConfig(Section):

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import Field, model_validator
 
 from concentratord.config.access import AccessConfig
+from concentratord.config.bridge import BridgeConfig
 from concentratord.config.field_view import VisibilityConfig, WebConfig
 from concentratord.config.meters import find_overlap, is_exact, matches
 from concentratord.config.operations import LogConfig, MetricsConfig, WatchdogConfig
@@ -70,6 +71,7 @@ class Config(Section):
     limits: LimitsConfig = LimitsConfig()
     visibility: VisibilityConfig = VisibilityConfig()
     web: WebConfig | None = None  # the web server is off without [web]
+    bridge: BridgeConfig | None = None  # a bridge duty-cycles only with [bridge]
 
     @model_validator(mode="before")
     @classmethod
@@ -119,7 +121,14 @@ class Config(Section):
         self._check_tenancy()
         self._check_limits()
         self._check_web_tenants()
+        self._check_bridge()
         return self
+
+    def _check_bridge(self) -> None:
+        if self.bridge is not None and self.gateway.profile != "bridge":
+            raise KeyedError(
+                "bridge", f'only with profile = "bridge", not "{self.gateway.profile}"'
+            )
 
     def _check_tenancy(self) -> None:
         if not self.tenant:

@@ -52,7 +52,7 @@ _TABLE: dict[str, ProfileLimits] = {
         "concentrator-1m", 30_000, 10_000, PRIORITY_METERS_MAX, 1024 * MIB, 8192, 100_000, 512 * MIB
     ),
     "mini": ProfileLimits("mini", 25, 25, 25, 16 * MIB, 256, 1000, 64 * MIB),
-    "bridge": ProfileLimits("bridge", 5, 5, 5, 4 * MIB, 64, 200, 32 * MIB),
+    "bridge": ProfileLimits("bridge", 5, 5, 5, 4 * MIB, 64, 200, 64 * MIB),
 }
 
 

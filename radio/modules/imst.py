@@ -4,15 +4,22 @@ HCI message: ``A5 | control<<4 | endpoint | message id | length | payload |
 [timestamp (4)] [RSSI (1)] [CRC-16/X-25 (2, LE)]``; control bits 0x2 timestamp, 0x4 RSSI,
 0x8 CRC present (0x1: the module rejected the message). Received telegrams come on the
 radio-link endpoint as message 0x03, from the C field on (no L, no link-layer CRCs).
+
+Sleep (decision 0009): ``sleep()`` sends the device-management "enter low-power mode"
+request and closes the port; ``wake()`` sends a wake byte, pings until the module answers
+and configures it again. Unverified on hardware (docs/hil.md): a module that refuses has
+its port closed only.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import ClassVar
 
 from protocols.crc import crc16_x25
 from radio.driver import (
+    LOW_POWER_MODE,
     Event,
     Framer,
     ModuleDriver,
@@ -43,6 +50,10 @@ SET_CONFIG_REQ, SET_CONFIG_RSP = 0x03, 0x04
 GET_CONFIG_REQ, GET_CONFIG_RSP = 0x05, 0x06
 RESET_REQ, RESET_RSP = 0x07, 0x08
 DEVICE_INFO_REQ, DEVICE_INFO_RSP = 0x0F, 0x10
+# Enter low-power mode: from IMST's HCI specification as tabled by several open-source
+# readers (none of which sends it). The payload is not established publicly, so an empty
+# one is sent; unverified until tried on hardware (docs/hil.md, decision 0009).
+ENTER_LPM_REQ, ENTER_LPM_RSP = 0x1D, 0x1E
 RADIOLINK_TELEGRAM_IND = 0x03
 
 DEVMGMT_REPLIES = frozenset(
@@ -52,11 +63,13 @@ DEVMGMT_REPLIES = frozenset(
         GET_CONFIG_RSP,
         RESET_RSP,
         DEVICE_INFO_RSP,
+        ENTER_LPM_RSP,
         PING_REQ,
         SET_CONFIG_REQ,
         GET_CONFIG_REQ,
         RESET_REQ,
         DEVICE_INFO_REQ,
+        ENTER_LPM_REQ,
     }
 )
 # C fields of telegrams a meter sends (EN 13757-4 table 1): SND_NR, SND_IR, ACC_NR,
@@ -77,6 +90,14 @@ C1T1_MIN_FIRMWARE = 0x14
 # timestamp attachment follow, in that order) [impl].
 IIFLAG1_LINK_MODE = 0x02
 IIFLAG2_RSSI_TIMESTAMP = 0x30
+
+# Waking from low-power mode: the module wakes on the UART start bit of whatever the host
+# sends (IMST's user manual), so one dummy byte goes first; it may itself be lost.
+WAKE_BYTE = b"\x00"
+# Time given to the oscillator and firmware after the wake byte before the first command
+# (not documented; a command sent into a still-waking module would be lost too).
+WAKE_S = 0.05
+WAKE_PINGS = 5  # pings (request_timeout each) before waking counts as failed
 
 
 def rssi_dbm(raw: int) -> float:
@@ -171,9 +192,32 @@ class Im871aDriver(ModuleDriver):
 
     name: ClassVar[str] = "im871a"
     baudrate: ClassVar[int] = 57600
+    sleep_method: ClassVar[str] = LOW_POWER_MODE
+
+    _lpm_refusal_logged = False  # the warning comes once, not every listening window
 
     def make_framer(self) -> Framer:
         return ImstFramer()
+
+    async def enter_low_power(self) -> bool:
+        """Send the enter-low-power request; True when the module acknowledged it."""
+        try:
+            await self._devmgmt(ENTER_LPM_REQ)
+        except (ModuleError, TimeoutError) as err:
+            level = logging.DEBUG if self._lpm_refusal_logged else logging.WARNING
+            self._lpm_refusal_logged = True
+            log.log(level, "iM871A refused low-power mode: the port is only closed (%s)", err)
+            return False
+        return True
+
+    async def leave_low_power(self) -> None:
+        """Wake byte, a pause, then ping until the module answers (TimeoutError if not)."""
+        self.write(WAKE_BYTE)
+        await asyncio.sleep(WAKE_S)
+        for _ in range(WAKE_PINGS):
+            if await self.ping():
+                return
+        raise TimeoutError(f"iM871A did not wake from low-power mode ({WAKE_PINGS} pings)")
 
     async def _devmgmt(self, msg_id: int, payload: bytes = b"") -> bytes:
         wanted = msg_id + 1

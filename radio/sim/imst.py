@@ -1,5 +1,9 @@
-"""An iM871A on a pty: answers ping, device info, get/set configuration; delivers telegrams
-on the radio-link endpoint with RSSI and CRC trailers."""
+"""An iM871A on a pty: answers ping, device info, get/set configuration and the low-power
+request; delivers telegrams on the radio-link endpoint with RSSI and CRC trailers.
+
+Low-power mode, modelled on the pessimistic side of what is not established (decision
+0009): the module acknowledges ENTER_LPM_REQ and stops listening; any byte from the host
+wakes it, the bytes that woke it are lost, and so is its RAM configuration (``mode``)."""
 
 from __future__ import annotations
 
@@ -31,11 +35,18 @@ class Im871aEmulator(ModuleEmulator):
         self.uid = uid
         self._framer = ImstFramer()
         self.code = 0x07
+        self.lpm_entries = 0  # low-power requests acknowledged
 
     def reset_protocol_state(self) -> None:
         self._framer.reset()
 
     def on_bytes(self, data: bytes) -> None:
+        if self.low_power:
+            # Woken by the start bit: the module was not listening to what woke it.
+            self._framer.reset()
+            self.mode = None
+            self.set_low_power(False)
+            return
         for event in self._framer.feed(data):
             if isinstance(event, ReplyEvent) and isinstance(event.key, tuple):
                 endpoint, msg_id, _ = event.key
@@ -66,6 +77,10 @@ class Im871aEmulator(ModuleEmulator):
             self._answer(imst.SET_CONFIG_RSP, b"\x00")
         elif msg_id == imst.GET_CONFIG_REQ:
             self._answer(imst.GET_CONFIG_RSP, bytes([0x03, 0x00, self.code, 0x30, 0x01, 0x00]))
+        elif msg_id == imst.ENTER_LPM_REQ:
+            self._answer(imst.ENTER_LPM_RSP)
+            self.lpm_entries += 1
+            self.set_low_power(True)
         elif msg_id == imst.RESET_REQ:
             self.mode = None
             self._answer(imst.RESET_RSP)

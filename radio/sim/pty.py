@@ -4,12 +4,18 @@ The emulator holds the master side; the driver opens the slave side by path with
 exactly as it would open /dev/ttyUSB0. A stable symlink points at the current slave, so
 "unplug" (close the pty: the driver's reads fail) and "replug" (a new pty, the symlink moved
 to it) look to the driver like a dongle pulled and put back.
+
+Host presence: a new pty's slave is held open here (so that it is raw before anyone opens
+it, and what is written before the driver opens it waits in the pty). Once the driver is
+talking, ``release_slave()`` lets go of it; from then on the master polls POLLHUP whenever
+no process has the slave open, which is how an emulator sees the host close its port.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import select
 import shutil
 import tempfile
 import tty
@@ -51,6 +57,34 @@ class PtyDevice:
         tmp.symlink_to(self.slave_name)
         tmp.replace(self.link_path)  # atomic: the path never dangles half-way
 
+    def release_slave(self) -> None:
+        """Stop holding the slave open (idempotent): ``host_absent()`` works from now on."""
+        slave, self._slave = self._slave, None
+        if slave is not None:
+            with contextlib.suppress(OSError):
+                os.close(slave)
+
+    @property
+    def released(self) -> bool:
+        """True when plugged and the slave is no longer held here."""
+        return self.master is not None and self._slave is None
+
+    def host_absent(self) -> bool:
+        """True when the slave was released and no process has it open (POLLHUP).
+
+        While the slave is held here (or unplugged) the host cannot be seen: False.
+        """
+        master = self.master
+        if master is None or self._slave is not None:
+            return False
+        poller = select.poll()
+        poller.register(master, select.POLLHUP)
+        try:
+            events = poller.poll(0)
+        except (OSError, ValueError):
+            return False  # closed under us: unplugged, which is not "absent"
+        return any(mask & select.POLLHUP for _, mask in events)
+
     def unplug(self) -> None:
         """Close the pty: the driver's next read fails as a pulled dongle's would."""
         master, slave = self.master, self._slave
@@ -84,8 +118,6 @@ class PtyDevice:
                 written = os.write(master, view)
             except BlockingIOError:
                 # The driver is slow: wait for room rather than lose bytes.
-                import select
-
                 select.select([], [master], [], 1.0)
                 continue
             except OSError:

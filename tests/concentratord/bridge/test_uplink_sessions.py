@@ -1,0 +1,182 @@
+"""A battery bridge's uplink sessions (decision 0009), with a fake uplink on a fast clock."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from concentratord.bridge.spans import DAY
+from concentratord.bridge.uplink_sessions import DELIVERY_DELAY_S, UplinkSessions
+from concentratord.clock import ScaledClock
+
+SCALE = 43_200.0  # a day in two seconds
+
+
+class FakeUplink:
+    """Connects at once; records sessions and the offline reasons."""
+
+    def __init__(self) -> None:
+        self.connected = asyncio.Event()
+        self.starts = 0
+        self.reasons: list[str] = []
+
+    async def start(self) -> None:
+        self.starts += 1
+        self.connected.set()
+
+    async def stop(self, reason: str = "stopped") -> None:
+        if self.connected.is_set():
+            self.reasons.append(reason)
+        self.connected.clear()
+
+
+class Outbox:
+    """Pending rows of one tenant: the publisher drains them while connected."""
+
+    def __init__(self, uplink: FakeUplink) -> None:
+        self.uplink = uplink
+        self.alarms = 0
+        self.rows = 0
+        self.sent: list[str] = []
+
+    async def drained(self) -> bool:
+        if self.uplink.connected.is_set():
+            self.sent += ["alarm"] * self.alarms + ["row"] * self.rows
+            self.alarms = self.rows = 0
+        return self.alarms == self.rows == 0
+
+    async def alarm_waiting(self) -> bool:
+        return self.alarms > 0
+
+
+def sessions_of(
+    uplink: FakeUplink,
+    outbox: Outbox,
+    *,
+    wake: asyncio.Event,
+    immediate: bool = True,
+    session_max: float = 900.0,
+    drained: Callable[[], Awaitable[bool]] | None = None,
+    start: float = 3600.0,
+) -> UplinkSessions:
+    """Sessions of tenant ``a``, four deliveries a day; the clock starts at 01:00 (the
+    next delivery 0.42 s away) unless ``start`` says otherwise."""
+    return UplinkSessions(
+        "a",
+        uplink,
+        wake=wake,
+        drained=drained or outbox.drained,
+        alarm_waiting=outbox.alarm_waiting,
+        clock=ScaledClock(SCALE, start=start),
+        deliveries=4,
+        immediate_alarms=immediate,
+        session_max=session_max,
+    )
+
+
+def run(
+    make: Callable[[asyncio.Event], UplinkSessions],
+    real_s: float,
+    during: Callable[[UplinkSessions, asyncio.Event], Awaitable[None]] | None = None,
+) -> UplinkSessions:
+    async def main() -> UplinkSessions:
+        wake = asyncio.Event()
+        sessions = make(wake)
+        task = asyncio.create_task(sessions.run())
+        if during is not None:
+            await during(sessions, wake)
+        await asyncio.sleep(real_s)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return sessions
+
+    return asyncio.run(main())
+
+
+def test_deliveries_are_evenly_spaced_from_midnight() -> None:
+    uplink = FakeUplink()
+    sessions = sessions_of(uplink, Outbox(uplink), wake=asyncio.Event())
+    assert sessions.next_delivery(0.0) == DELIVERY_DELAY_S
+    assert sessions.next_delivery(DELIVERY_DELAY_S) == DAY / 4 + DELIVERY_DELAY_S
+    assert sessions.next_delivery(DAY - 1) == DAY + DELIVERY_DELAY_S
+
+
+def test_a_day_has_one_session_per_delivery_after_the_start_one() -> None:
+    uplink = FakeUplink()
+    outbox = Outbox(uplink)
+    # Started at midnight: the four deliveries follow within the day.
+    sessions = run(lambda w: sessions_of(uplink, outbox, wake=w, start=0.0), 1.9)
+    assert sessions.budget()["sessions_day_by_cause"] == {"start": 1, "delivery": 4, "alarm": 0}
+    assert uplink.starts == 5
+
+
+def test_no_connection_is_held_between_sessions() -> None:
+    uplink = FakeUplink()
+    outbox = Outbox(uplink)
+
+    async def check(sessions: UplinkSessions, wake: asyncio.Event) -> None:
+        await asyncio.sleep(0.2)  # the start session has ended, the first delivery not begun
+        assert not uplink.connected.is_set()
+        assert uplink.reasons == ["sleeping"]
+
+    run(lambda w: sessions_of(uplink, outbox, wake=w), 0.25, check)
+
+
+def test_an_alarm_opens_a_session_at_once_when_immediate() -> None:
+    uplink = FakeUplink()
+    outbox = Outbox(uplink)
+
+    async def alarm(sessions: UplinkSessions, wake: asyncio.Event) -> None:
+        await asyncio.sleep(0.1)
+        outbox.alarms = 1
+        wake.set()
+        await asyncio.sleep(0.05)  # far less than the six hours to the next delivery
+        assert outbox.sent == ["alarm"]
+
+    sessions = run(lambda w: sessions_of(uplink, outbox, wake=w), 0.0, alarm)
+    assert sessions.budget()["sessions_day_by_cause"] == {"start": 1, "delivery": 0, "alarm": 1}
+
+
+def test_a_stored_reading_does_not_open_a_session() -> None:
+    uplink = FakeUplink()
+    outbox = Outbox(uplink)
+
+    async def reading(sessions: UplinkSessions, wake: asyncio.Event) -> None:
+        await asyncio.sleep(0.1)
+        outbox.rows = 1
+        wake.set()
+        await asyncio.sleep(0.05)
+        assert outbox.sent == [] and outbox.rows == 1
+
+    run(lambda w: sessions_of(uplink, outbox, wake=w), 0.0, reading)
+
+
+def test_a_scheduled_alarm_waits_for_the_next_delivery() -> None:
+    uplink = FakeUplink()
+    outbox = Outbox(uplink)
+
+    async def alarm(sessions: UplinkSessions, wake: asyncio.Event) -> None:
+        await asyncio.sleep(0.1)
+        outbox.alarms = 1
+        wake.set()
+        await asyncio.sleep(0.05)
+        assert outbox.sent == []
+
+    run(lambda w: sessions_of(uplink, outbox, wake=w, immediate=False), 0.0, alarm)
+
+
+def test_a_session_that_cannot_drain_is_closed_at_session_max() -> None:
+    uplink = FakeUplink()
+    outbox = Outbox(uplink)
+
+    async def never() -> bool:
+        return False
+
+    sessions = run(
+        lambda w: sessions_of(uplink, outbox, wake=w, session_max=600.0, drained=never), 0.1
+    )
+    assert sessions.closed_pending == 1
+    assert not uplink.connected.is_set()
