@@ -63,7 +63,7 @@ def test_the_radio_sleeps_and_wakes_in_turn() -> None:
 
 def test_the_measured_radio_on_share_is_the_configured_one() -> None:
     clock = ScaledClock(SCALE, start=0.0)
-    windows = make(radio := FakeRadio(), clock)
+    windows = make(FakeRadio(), clock)
     run_for(windows, 1.0)
     budget = windows.budget()
     assert budget["radio_on_share_configured"] == round(LISTEN / (LISTEN + SLEEP), 4)
