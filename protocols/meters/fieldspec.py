@@ -39,6 +39,13 @@ class Quantity(Enum):
     DIMENSIONLESS = "dimensionless"
     TEXT = "text"
     DATE = "date"  # a date or date-time as the record parser prints it
+    HCA = "hca"  # heat cost allocation units
+    VOLTAGE = "voltage"
+    CURRENT = "current"
+    FREQUENCY = "frequency"
+    REACTIVE_ENERGY = "reactive_energy"
+    APPARENT_ENERGY = "apparent_energy"
+    RELATIVE_HUMIDITY = "relative_humidity"
 
     @property
     def suffix(self) -> str:
@@ -57,6 +64,13 @@ _SUFFIX = {
     Quantity.DIMENSIONLESS: "counter",
     Quantity.TEXT: "",
     Quantity.DATE: "",
+    Quantity.HCA: "hca",
+    Quantity.VOLTAGE: "v",
+    Quantity.CURRENT: "a",
+    Quantity.FREQUENCY: "hz",
+    Quantity.REACTIVE_ENERGY: "kvarh",
+    Quantity.APPARENT_ENERGY: "kvah",
+    Quantity.RELATIVE_HUMIDITY: "rh",
 }
 
 

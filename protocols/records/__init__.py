@@ -20,7 +20,9 @@ from protocols.records.build import (
 )
 from protocols.records.model import Function, Record, RecordValue, VifRange
 from protocols.records.parser import (
+    Block,
     more_records_follow,
+    parse_block,
     parse_compact,
     parse_records,
     record_headers,
@@ -28,6 +30,7 @@ from protocols.records.parser import (
 )
 
 __all__ = [
+    "Block",
     "Function",
     "Record",
     "RecordValue",
@@ -39,6 +42,7 @@ __all__ = [
     "encode_scaled",
     "encode_value",
     "more_records_follow",
+    "parse_block",
     "parse_compact",
     "parse_records",
     "record_headers",

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import fields
 from typing import NamedTuple
 
-from protocols.errors import FormatError, TruncatedError
+from protocols.errors import DecodeError, FormatError, TruncatedError
 from protocols.records.dif import (
     BCD_FIELDS,
     DATA_LENGTH,
@@ -412,6 +412,64 @@ def parse_records(data: bytes) -> list[Record]:
         record, pos = _record(raw_header, h, data, end, pos, _DATA_PAST_BLOCK)
         out.append(record)
     return out
+
+
+class Block(NamedTuple):
+    """The records of a block that real meters sent, and what could not be read of it."""
+
+    records: list[Record]
+    warnings: tuple[str, ...]
+
+
+def parse_block(data: bytes) -> Block:
+    """The data records of a wireless telegram's block, as tolerant as the meters are.
+
+    Real meters break EN 13757-3 in known ways: a reserved special DIF (0x3F-0x6F, or a
+    special DIF with its extension bit, 0xFF), an LVAR length running past the block, a
+    record without its VIF or ending inside its DIFEs at the end of the frame. Every
+    record before such a place is kept and a warning names the byte and the reason:
+
+    - a reserved special DIF: the standard defines nothing after it, so what follows is
+      kept as manufacturer data (as after 0x0F), for a driver that knows the layout;
+    - a record that cannot be read: the block ends there (where the next record would
+      start is not known).
+
+    Only a block that yields no record at all raises (the error :func:`parse_records`
+    raises); nothing but :class:`~protocols.errors.DecodeError` escapes.
+    """
+    data = bytes(data)
+    out: list[Record] = []
+    warnings: list[str] = []
+    n = len(data)
+    pos = 0
+    while pos < n:
+        dif = data[pos]
+        if dif & 0x0F == FIELD_SPECIAL:
+            if dif == DIF_IDLE_FILLER:
+                pos += 1
+                continue
+            if dif not in (DIF_MANUFACTURER, DIF_MORE_FOLLOWS):
+                what = "global readout DIF 0x7F" if dif == DIF_GLOBAL_READOUT else "reserved"
+                warnings.append(
+                    f"{what} special DIF 0x{dif:02X} at byte {pos} of the records: the "
+                    f"{n - pos - 1} bytes after it are kept as manufacturer data"
+                )
+            out.append(_manufacturer_record(dif, data[pos + 1 :], pos))
+            break
+        try:
+            raw_header, h, end = _header_at(data, pos)
+            record, next_pos = _record(raw_header, h, data, end, pos, _DATA_PAST_BLOCK)
+        except DecodeError as err:
+            if not out:
+                raise
+            warnings.append(
+                f"{err.reason} at byte {err.offset} of the records: the {len(out)} records "
+                f"before byte {pos} are kept, the {n - pos} bytes from there are not decoded"
+            )
+            break
+        out.append(record)
+        pos = next_pos
+    return Block(out, tuple(warnings))
 
 
 def parse_compact(layout: bytes, data: bytes) -> list[Record]:

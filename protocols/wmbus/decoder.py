@@ -30,7 +30,7 @@ from protocols.errors import (
     UnsupportedError,
     WrongKeyError,
 )
-from protocols.records import parse_compact, parse_records, record_headers
+from protocols.records import parse_block, parse_compact, parse_records, record_headers
 from protocols.telegram import MeterAddress, Telegram, key_for
 from protocols.wmbus import layers, security
 from protocols.wmbus.address import id_from_bytes, manufacturer_code
@@ -363,8 +363,10 @@ class TelegramDecoder:
         mode: int,
         payload: bytes,
     ) -> Telegram:
-        records = parse_records(payload)
-        if records:
+        # A wireless telegram cannot be asked for again: what its block yields is kept, and
+        # what it does not is said (parse_block). The wired master is strict (it re-asks).
+        records, warnings = parse_block(payload)
+        if records and not warnings:
             # The layout a compact frame of this meter type will refer to: the headers of
             # this one parse (OMS Vol. 2 annex, signature = CRC of the DIF/VIF bytes).
             headers = record_headers(records)
@@ -384,6 +386,7 @@ class TelegramDecoder:
             encrypted=st.encrypted,
             payload=payload,
             records=tuple(records),
+            warnings=warnings,
         )
 
     def _key(self, st: _State, meter: MeterAddress) -> bytes | None:

@@ -40,7 +40,7 @@ def test_unclaimed_meter_falls_back_to_the_generic_driver() -> None:
 
 def test_a_triple_claimed_by_two_drivers_is_refused() -> None:
     with pytest.raises(ValueError, match="claimed by"):
-        registry._by_mvt((KamstrupWater(), KamstrupWater()))
+        registry.Registry((KamstrupWater(), KamstrupWater()))
 
 
 def test_compact_layouts_are_keyed_by_their_format_signature() -> None:
