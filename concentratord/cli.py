@@ -53,6 +53,32 @@ def _parser() -> argparse.ArgumentParser:
     decode.add_argument(
         "--records", action="store_true", help="add every raw data record to the output"
     )
+    decode.add_argument(
+        "--drivers", metavar="DIR", help="more data drivers (*.toml, as drivers.dir)"
+    )
+
+    analyze = sub.add_parser(
+        "analyze",
+        help="lay one telegram open byte by byte: layers, records, drivers, why it fails",
+        description="Analyze one hex telegram (the argument, or stdin): every layer annotated.",
+    )
+    analyze.add_argument("telegram", nargs="?", metavar="HEX", help="the telegram (else stdin)")
+    analyze.add_argument(
+        "--key", action="append", default=[], metavar="ID=HEX", help="a meter's AES-128 key"
+    )
+    analyze.add_argument("--keys", metavar="FILE", help="keys file: 'ID HEX' or 'ID,HEX' lines")
+    analyze.add_argument("--drivers", metavar="DIR", help="more data drivers, as drivers.dir")
+    analyze.add_argument("--json", action="store_true", help="one JSON object")
+
+    drivers = sub.add_parser(
+        "drivers",
+        help="list the meter drivers (the package's and a directory's)",
+        description="List the meter drivers: one JSON object per driver, or docs/meters.md.",
+    )
+    drivers.add_argument("--drivers", metavar="DIR", help="more data drivers, as drivers.dir")
+    drivers.add_argument(
+        "--markdown", action="store_true", help="the supported-meters page (docs/meters.md)"
+    )
 
     listen = sub.add_parser(
         "listen",
@@ -120,7 +146,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "decode":
         from concentratord.decode_cmd import run_decode
 
-        return run_decode(args.key, args.keys, args.records)
+        return run_decode(args.key, args.keys, args.records, drivers_dir=args.drivers)
+    if args.command == "analyze":
+        from concentratord.analyze_cmd import run_analyze
+
+        return run_analyze(args.telegram, args.key, args.keys, args.drivers, args.json)
+    if args.command == "drivers":
+        from concentratord.drivers_cmd import run_drivers
+
+        return run_drivers(args.drivers, args.markdown)
     if args.command == "listen":
         from concentratord.decode_cmd import load_keys
         from concentratord.listen_cmd import run_listen

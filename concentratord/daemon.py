@@ -32,7 +32,7 @@ from concentratord import __version__
 from concentratord.access import Authority, PermissionTable
 from concentratord.bridge.battery import BatteryBridge
 from concentratord.clock import ScaledClock
-from concentratord.config import Config, TenantConfig, load_keys
+from concentratord.config import Config, TenantConfig, load_drivers, load_keys
 from concentratord.documents import alarm_item, utc
 from concentratord.field_watch import FieldWatch
 from concentratord.gateway_alarms import GatewayAlarms
@@ -109,6 +109,8 @@ class Daemon:
             device_key=device_key(config),
         )
         self.tenants.bind_key_holders(self.keys.holders)
+        # The package's drivers and drivers.dir's (checked when the configuration loaded).
+        self.registry = load_drivers(config, config_file)
         # A battery bridge listens in windows and delivers in sessions ([bridge]).
         self.bridge = BatteryBridge(config.bridge, self.clock) if config.bridge else None
         self.pipeline = Pipeline(
@@ -155,7 +157,13 @@ class Daemon:
         def mine(meter_id: str, manufacturer: str | None) -> bool:
             return self.tenants.owner(meter_id, manufacturer) == name
 
-        return Tenant(name, self.keys.keys_of(name), raw=config.payload == "raw", meters=mine)
+        return Tenant(
+            name,
+            self.keys.keys_of(name),
+            raw=config.payload == "raw",
+            meters=mine,
+            registry=self.registry,
+        )
 
     async def _append_audit(self, entry: dict[str, Any]) -> None:
         if self.store is None:

@@ -6,6 +6,7 @@ import json
 import sys
 from typing import Any, BinaryIO, TextIO
 
+from concentratord.config.drivers import DriverFileError, driver_registry
 from protocols.errors import DecodeError
 from protocols.readout import error_fields, telegram_fields
 from protocols.textformats import KeyFileError, parse_key, parse_keys, telegram_from_hex
@@ -37,7 +38,8 @@ def decode_line(decoder: TelegramDecoder, line: str, with_records: bool) -> dict
     """The JSON object for one input line."""
     try:
         raw = telegram_from_hex(line)
-        return telegram_fields(decoder.decode(raw), with_records=with_records)
+        telegram = decoder.decode(raw)
+        return telegram_fields(telegram, with_records=with_records, registry=decoder.registry)
     except DecodeError as err:
         return error_fields(err)
 
@@ -48,16 +50,19 @@ def run_decode(
     with_records: bool,
     stdin: BinaryIO | None = None,
     stdout: TextIO | None = None,
+    drivers_dir: str | None = None,
 ) -> int:
-    """Decode every non-blank line of stdin; exit 0 unless the keys are unusable."""
+    """Decode every non-blank line of stdin; exit 0 unless the keys or the drivers of
+    ``drivers_dir`` are unusable."""
     stdin = stdin or sys.stdin.buffer
     stdout = stdout or sys.stdout
     try:
         keys = load_keys(key_args, keys_file)
-    except KeyFileError as err:
+        registry = driver_registry(drivers_dir)
+    except (KeyFileError, DriverFileError) as err:
         print(f"concentratord decode: {err}", file=sys.stderr)
         return 2
-    decoder = TelegramDecoder(keys)
+    decoder = TelegramDecoder(keys, registry=registry)
     try:
         for raw_line in stdin:
             # Undecodable bytes become U+FFFD and then a "not a hex digit" error for that

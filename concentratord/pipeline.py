@@ -19,6 +19,7 @@ from concentratord.meter_limit import MeterLimit
 from concentratord.reception import Decode, Reception
 from protocols.errors import DecodeError, NoKeyError, WrongKeyError
 from protocols.meters.media import media_name
+from protocols.meters.registry import BUILTIN, Registry
 from protocols.readout import telegram_fields
 from protocols.wmbus.decoder import TelegramDecoder
 from protocols.wmbus.link import peek_address, strip_declared
@@ -139,11 +140,12 @@ class Tenant:
     raw: bool = False  # forward encrypted telegrams; the gateway holds no keys
     # Whether a meter (id, manufacturer or None for "some manufacturer") is this tenant's.
     meters: Callable[[str, str | None], bool] = lambda _meter_id, _manufacturer: True
+    registry: Registry = BUILTIN  # the drivers: the package's, and drivers.dir's
     decoder: TelegramDecoder = field(init=False)
 
     def __post_init__(self) -> None:
         # One decoder per tenant: keys and learnt layouts never cross tenants.
-        self.decoder = TelegramDecoder(self.keys, reject_replays=True)
+        self.decoder = TelegramDecoder(self.keys, reject_replays=True, registry=self.registry)
 
 
 @dataclass
@@ -332,7 +334,8 @@ class Pipeline:
             }
         else:
             try:
-                fields = telegram_fields(tenant.decoder.decode_canonical(canonical, address))
+                telegram = tenant.decoder.decode_canonical(canonical, address)
+                fields = telegram_fields(telegram, registry=tenant.registry)
             except DecodeError as err:
                 self._count_error(err, state, mine)
                 return Outcome(error=str(err), meter=state)

@@ -5,14 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from protocols.errors import DecodeError
-from protocols.meters.registry import decode_fields
+from protocols.meters.registry import BUILTIN, Registry
 from protocols.records.model import Record
 from protocols.telegram import Telegram
 
 
-def telegram_fields(telegram: Telegram, *, with_records: bool = False) -> dict[str, Any]:
-    """The decoded fields of a telegram; ``records`` lists every raw record when asked."""
-    fields: dict[str, Any] = decode_fields(telegram)
+def telegram_fields(
+    telegram: Telegram, *, with_records: bool = False, registry: Registry = BUILTIN
+) -> dict[str, Any]:
+    """The decoded fields of a telegram by ``registry``'s drivers; ``records`` lists every
+    raw record when asked."""
+    fields: dict[str, Any] = registry.decode_fields(telegram)
     if telegram.warnings:
         fields["warnings"] = list(telegram.warnings)
     if with_records:

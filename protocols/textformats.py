@@ -12,6 +12,7 @@ from protocols.errors import FormatError
 
 _IGNORED = re.compile(r"0[xX]|[\s_|#]")
 KEY_BYTES = 16
+DES_KEY_BYTES = 8  # meters of the deprecated TPL security mode 2
 
 
 def telegram_from_hex(line: str) -> bytes:
@@ -41,7 +42,8 @@ class KeyFileError(ValueError):
 
 def parse_key(meter_id: str, hex_key: str, where: str) -> tuple[str, bytes]:
     """One key: the meter (``ID``, 8 digits, for that id of every manufacturer, or
-    ``MAN:ID`` for one manufacturer's meter) and its 16-byte AES key."""
+    ``MAN:ID`` for one manufacturer's meter) and its key: 16 bytes (AES-128), or 8 (DES,
+    for meters of the deprecated TPL security mode 2)."""
     meter_id = meter_id.strip()
     manufacturer, _, number = meter_id.rpartition(":")
     if manufacturer and not (len(manufacturer) == 3 and manufacturer.isalpha()):
@@ -52,9 +54,10 @@ def parse_key(meter_id: str, hex_key: str, where: str) -> tuple[str, bytes]:
         key = bytes.fromhex(hex_key.strip())
     except ValueError:
         raise KeyFileError(f"{where}: key of meter {meter_id} is not hex") from None
-    if len(key) != KEY_BYTES:
+    if len(key) not in (KEY_BYTES, DES_KEY_BYTES):
         raise KeyFileError(
             f"{where}: key of meter {meter_id} has {len(key)} bytes, AES-128 needs {KEY_BYTES}"
+            f" (a DES key of a security mode 2 meter {DES_KEY_BYTES})"
         )
     return meter_id.upper(), key
 

@@ -11,6 +11,7 @@ from concentratord.config.loader import (
     ConfigError,
     check_config,
     load_config,
+    load_drivers,
     load_keys,
     parse_config,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "UplinkConfig",
     "check_config",
     "load_config",
+    "load_drivers",
     "load_keys",
     "normalise_id",
     "normalise_pattern",

@@ -19,8 +19,10 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from concentratord.config.access import AccessConfig, RoleGrant
+from concentratord.config.drivers import DriverFileError, driver_registry
 from concentratord.config.model import Config, tenant_key
 from concentratord.config.sections import KeyedError
+from protocols.meters.registry import Registry
 from protocols.textformats import KeyFileError, parse_keys
 
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$|\s*\(at end of document\)$")
@@ -56,7 +58,17 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     file = os.fspath(path)
     config = parse_config(_read_toml(file), file)
     _read_all_keys(config, file)
+    load_drivers(config, file)
     return config
+
+
+def load_drivers(config: Config, file: str) -> Registry:
+    """The drivers to decode with: the package's and ``drivers.dir``'s (ConfigError naming
+    the driver file and its key when one is not valid)."""
+    try:
+        return driver_registry(config.drivers.dir)
+    except DriverFileError as err:
+        raise ConfigError(file, "drivers.dir", str(err)) from None
 
 
 def parse_config(data: dict[str, Any], file: str) -> Config:

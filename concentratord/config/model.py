@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 
 from concentratord.config.access import AccessConfig
 from concentratord.config.bridge import BridgeConfig
+from concentratord.config.drivers import DriversConfig
 from concentratord.config.field_view import VisibilityConfig, WebConfig
 from concentratord.config.meters import find_overlap, is_exact, matches
 from concentratord.config.operations import LogConfig, MetricsConfig, WatchdogConfig
@@ -72,6 +73,7 @@ class Config(Section):
     visibility: VisibilityConfig = VisibilityConfig()
     web: WebConfig | None = None  # the web server is off without [web]
     bridge: BridgeConfig | None = None  # a bridge duty-cycles only with [bridge]
+    drivers: DriversConfig = DriversConfig()
 
     @model_validator(mode="before")
     @classmethod

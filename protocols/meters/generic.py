@@ -18,8 +18,9 @@ snake case in the canonical unit of the record (``_kwh`` for energy whatever the
 - the unit suffix last. Two records that still end up with the same name are told apart by
   their header: the second becomes e.g. ``total_04933c_m3``.
 
-Manufacturer-specific records (VIF 0x7F, DIF 0x0F/0x1F) are left out: their meaning is the
-manufacturer's (they stay available in ``Telegram.records``). ``status`` is built from the
+Manufacturer-specific records (VIF 0x7F, DIF 0x0F/0x1F) and compact profiles (VIFE 0x1E /
+0x1F) are left out: their layout is the manufacturer's or the driver's to read (they stay
+available in ``Telegram.records``). ``status`` is built from the
 TPL status byte (EN 13757-3 clause 7.4.2 / table 9) and the error flags record (FD 17).
 """
 
@@ -34,6 +35,10 @@ from protocols.telegram import Telegram
 _BACKWARD = 0x3C  # accumulation of the absolute value of negative contributions only
 _FORWARD = 0x3B  # accumulation of positive contributions only
 _COMBINABLE_EXTENSION = 0x7C  # next VIFE from the combinable extension table (FC)
+# Combinable VIFEs announcing a compact profile (EN 13757-3 table 15): a series of values
+# packed in one LVAR record, which only a driver that knows its layout may expand; printed
+# as one value it would be a hex string under a unit's name.
+COMPACT_PROFILE_VIFES = frozenset({0x1E, 0x1F})  # with / without register numbers
 
 # Quantity -> (stem for storage 0, stem for storage 1 or None for "_storage_1").
 _STEMS: dict[VifRange, tuple[str, str | None]] = {
@@ -87,6 +92,12 @@ _FUNCTION_PREFIX: dict[Function, str] = {
 }
 
 _UNIT_CHARS = re.compile(r"[^a-z0-9]+")
+
+
+def is_compact_profile(record: Record) -> bool:
+    """Whether ``record`` is a compact profile (its last VIFE is 0x1E or 0x1F)."""
+    combinables = record.combinables
+    return bool(combinables) and combinables[-1] in COMPACT_PROFILE_VIFES
 
 
 def status_flags(status: int | None) -> list[str]:
@@ -189,7 +200,7 @@ class GenericDriver:
         flags = status_flags(telegram.status)
         for record in telegram.records:
             rng = record.vif_range
-            if rng is VifRange.MANUFACTURER_SPECIFIC:
+            if rng is VifRange.MANUFACTURER_SPECIFIC or is_compact_profile(record):
                 continue
             if rng is VifRange.ERROR_FLAGS and isinstance(record.raw, int):
                 text = f"ERROR_FLAGS_{record.raw:X}" if record.raw else "OK"

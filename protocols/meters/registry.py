@@ -12,6 +12,7 @@ import importlib
 import pkgutil
 from collections.abc import Iterable
 
+from protocols.errors import UnsupportedError
 from protocols.meters import families
 from protocols.meters.apator_eitn import ApatorEitn
 from protocols.meters.base import Fields, MeterDriver, Mvt
@@ -29,6 +30,7 @@ from protocols.meters.schneider_iem3000 import SchneiderIem3000
 from protocols.meters.techem import TechemFhkvDataIII, TechemMkRadio3a
 from protocols.telegram import MeterAddress, Telegram
 from protocols.wmbus.compact import format_signature
+from protocols.wmbus.config_field import Security, mode_name, mode_security
 
 # The drivers written in Python (manufacturer-specific payloads); the data drivers of the
 # package (protocols/meters/drivers/*.toml) join them in BUILTIN.
@@ -116,6 +118,15 @@ class Registry:
         fields."""
         meter = telegram.meter
         driver = self.driver_for(meter)
+        if driver is GENERIC and not telegram.records and _specific(telegram.security_mode):
+            raise UnsupportedError(
+                f"TPL security mode {telegram.security_mode} "
+                f"({mode_name(telegram.security_mode)}): no driver knows the scheme of "
+                f"{meter.manufacturer} version 0x{meter.version:02X} "
+                f"type 0x{meter.device_type:02X}",
+                meter_id=meter.id,
+                manufacturer=meter.manufacturer,
+            )
         return {
             "id": meter.id,
             "manufacturer": meter.manufacturer,
@@ -123,6 +134,10 @@ class Registry:
             "meter": driver.name,
             **driver.fields(telegram),
         }
+
+
+def _specific(mode: int) -> bool:
+    return mode_security(mode) is Security.SPECIFIC
 
 
 #: The package's drivers: Python and data.

@@ -14,6 +14,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from construct import ConstructError
 
@@ -35,7 +36,11 @@ from protocols.telegram import MeterAddress, Telegram, key_for
 from protocols.wmbus import layers, security
 from protocols.wmbus.address import id_from_bytes, manufacturer_code
 from protocols.wmbus.compact import CompactLayouts, format_signature
+from protocols.wmbus.config_field import ConfigurationField, Security, parse_configuration_field
 from protocols.wmbus.link import FrameFormat, peek_address, strip_crcs
+
+if TYPE_CHECKING:  # the registry imports the drivers, which import this module's parts
+    from protocols.meters.registry import Registry
 
 CI_ELL = frozenset({0x8C, 0x8D, 0x8E, 0x8F})
 CI_AFL = 0x90
@@ -91,11 +96,16 @@ class TelegramDecoder:
         *,
         layouts: CompactLayouts | None = None,
         reject_replays: bool = False,
+        registry: Registry | None = None,
     ) -> None:
-        if layouts is None:
-            from protocols.meters.registry import compact_layouts
+        """``registry``: the drivers whose compact layouts are known and which decode the
+        fields (``telegram_fields(..., registry=decoder.registry)``); the built-in ones by
+        default."""
+        from protocols.meters.registry import BUILTIN
 
-            layouts = CompactLayouts(compact_layouts())
+        self.registry = registry if registry is not None else BUILTIN
+        if layouts is None:
+            layouts = CompactLayouts(self.registry.compact_layouts())
         self.keys: Mapping[str, bytes] = keys if keys is not None else {}
         self.layouts = layouts
         self._counters: MutableMapping[str, int] | None = {} if reject_replays else None
@@ -199,6 +209,7 @@ class TelegramDecoder:
             if crc16_en13757(frame[crc_at + 2 :]) == payload_crc:
                 return frame, crc_at + 2  # logged after decryption: demonstrably plaintext
             raise NoKeyError(f"no key for meter {st.link.id} (ELL AES-CTR)", offset=crc_at)
+        _need_key_size(key, security.AES_KEY_BYTES, st.link, "ELL AES-CTR", crc_at)
         iv = security.ell_iv(st.m_field, st.a_field, cc, frame[sn_at:crc_at])
         clear = security.ell_crypt(key, iv, frame[crc_at:])
         if crc16_en13757(clear[2:]) != int.from_bytes(clear[:2], "little"):
@@ -239,16 +250,78 @@ class TelegramDecoder:
             acc, status, cf = layers.TPL_SHORT.unpack_from(frame, pos)
             meter, m_field, a_field = st.link, st.m_field, st.a_field
             pos += layers.TPL_SHORT.size
-        mode = (cf >> 8) & 0x1F
+        config = parse_configuration_field(cf)
+        mode = config.mode
         st.access_number = acc
         payload = frame[pos:]
-        if mode == 5:
+        if mode == 2:
+            payload = self._mode2(st, meter, cf, payload, pos)
+        elif mode == 5:
             payload = self._mode5(st, meter, m_field, a_field, acc, cf, payload, pos)
         elif mode == 7:
             payload = self._mode7(st, meter, a_field, cf, frame, pos)
+        elif config.security is Security.SPECIFIC:
+            return self._specific(st, c_field, ci, meter, status, config, payload)
         elif mode != 0:
-            raise UnsupportedError(f"TPL security mode {mode} is not supported", offset=pos - 2)
+            raise UnsupportedError(
+                f"TPL security mode {mode} ({config.name}) is not supported", offset=pos - 2
+            )
         return self._telegram(st, c_field, ci, meter, status, cf, mode, payload)
+
+    def _specific(
+        self,
+        st: _State,
+        c_field: int,
+        ci: int,
+        meter: MeterAddress,
+        status: int | None,
+        config: ConfigurationField,
+        payload: bytes,
+    ) -> Telegram:
+        """A manufacturer-specific security mode: records when the payload reads as plain
+        records from its first byte to its last (meters send such modes in clear), else
+        none, and the payload is left to the meter's driver (which knows its scheme)."""
+        note = f"TPL security mode {config.mode} ({config.name})"
+        try:
+            records, faults = parse_block(payload)
+        except DecodeError:
+            records, faults = [], ("",)
+        if faults or not records:
+            records, warning = [], f"{note}: the payload is not plain records; left to the driver"
+        else:
+            warning = f"{note}: the payload reads as plain records"
+        return Telegram(
+            link=st.link,
+            meter=meter,
+            c_field=c_field,
+            ci=ci,
+            access_number=st.access_number,
+            status=status,
+            configuration=config.raw,
+            security_mode=config.mode,
+            encrypted=False,
+            payload=payload,
+            records=tuple(records),
+            warnings=(warning,),
+        )
+
+    def _mode2(self, st: _State, meter: MeterAddress, cf: int, payload: bytes, pos: int) -> bytes:
+        """Mode 2 (deprecated): DES-CBC with a zero IV over N 16-byte blocks, plaintext
+        starting 2F 2F; the key is the meter's 8-byte DES key."""
+        size = _encrypted_size(cf, payload, 2, pos)
+        key = self._key(st, meter)
+        if key is None:
+            return _logged_in_clear(payload, size, meter, 2, pos)
+        _need_key_size(key, security.DES_KEY_BYTES, meter, 2, pos)
+        clear = security.mode2_decrypt(key, payload[:size])
+        if clear[:2] != VERIFY:
+            if payload[:2] == VERIFY:
+                raise NotEncryptedError(
+                    "payload should have been encrypted (mode 2) but arrived in clear", offset=pos
+                )
+            raise WrongKeyError(f"wrong key for meter {meter.id} (mode 2)", offset=pos)
+        st.encrypted = True
+        return clear + payload[size:]
 
     def _mode5(
         self,
@@ -265,6 +338,7 @@ class TelegramDecoder:
         key = self._key(st, meter)
         if key is None:
             return _logged_in_clear(payload, size, meter, 5, pos)
+        _need_key_size(key, security.AES_KEY_BYTES, meter, 5, pos)
         iv = security.mode5_iv(m_field, a_field, acc)
         clear = security.mode5_decrypt(key, iv, payload[:size])
         if clear[:2] != VERIFY:
@@ -289,6 +363,7 @@ class TelegramDecoder:
         key = self._key(st, meter)
         if key is None:
             return _logged_in_clear(payload, size, meter, 7, pos)
+        _need_key_size(key, security.AES_KEY_BYTES, meter, 7, pos)
         afl = st.afl
         if afl is None or afl.counter is None or afl.mac is None or afl.mcl is None:
             raise FormatError("mode 7 needs an AFL with message counter and MAC", offset=pos)
@@ -434,6 +509,17 @@ class TelegramDecoder:
             payload=body[12:],
             records=tuple(records),
             wired=True,
+        )
+
+
+def _need_key_size(key: bytes, size: int, meter: MeterAddress, mode: int | str, pos: int) -> None:
+    """A key of the wrong kind (an 8-byte DES key for AES, or the other way round) is the
+    wrong key, said so."""
+    if len(key) != size:
+        kind = "an 8-byte DES key" if size == security.DES_KEY_BYTES else "a 16-byte AES key"
+        raise WrongKeyError(
+            f"wrong key for meter {meter.id}: mode {mode} needs {kind}, not {len(key)} bytes",
+            offset=pos,
         )
 
 

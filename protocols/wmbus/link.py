@@ -146,6 +146,13 @@ def _expect_length(raw: bytes, expected: int, name: str) -> None:
         raise FormatError(f"frame has {len(raw)} bytes, expected {name} = {expected}", offset=0)
 
 
+# Diehl's radio protocol PRIOS (Diehl, Hydrometer, Sappel, and the EWT brand) on its
+# manufacturer CIs: the A field is laid out differently (facts as wmbusmeters' izar
+# driver handles them; not in EN 13757-4).
+PRIOS_MANUFACTURERS = frozenset({"DME", "EWT", "HYD", "SPL"})
+PRIOS_CI = range(0xA0, 0xA8)
+
+
 def peek_address(frame: bytes) -> MeterAddress:
     """The sender of a frame without CRCs: M field and A field (EN 13757-4 clause 5.5).
 
@@ -155,8 +162,14 @@ def peek_address(frame: bytes) -> MeterAddress:
     """
     if len(frame) < LINK_HEADER.size:
         raise TruncatedError("frame ends before its CI field", offset=len(frame))
-    _, _, m_field, id_bytes, version, device_type, _ = LINK_HEADER.unpack_from(frame)
-    return MeterAddress(manufacturer_code(m_field), id_from_bytes(id_bytes), version, device_type)
+    _, c_field, m_field, id_bytes, version, device_type, ci = LINK_HEADER.unpack_from(frame)
+    manufacturer = manufacturer_code(m_field)
+    if manufacturer in PRIOS_MANUFACTURERS and c_field in (0x44, 0x46) and ci in PRIOS_CI:
+        # Diehl's PRIOS frames send the A field as version, type, then the id.
+        version, device_type, id_bytes = frame[4], frame[5], frame[6:10]
+    elif manufacturer == "SAP" and ci in PRIOS_CI:
+        version, device_type = 0x00, 0x07  # Sappel PRIOS water meters name neither
+    return MeterAddress(manufacturer, id_from_bytes(id_bytes), version, device_type)
 
 
 def add_crcs(frame: bytes, fmt: FrameFormat) -> bytes:

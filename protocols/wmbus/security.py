@@ -15,7 +15,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from Crypto.Cipher import AES
+from Crypto.Cipher import AES, DES
 from Crypto.Hash import CMAC
 
 from protocols.errors import FormatError
@@ -24,6 +24,9 @@ from protocols.errors import FormatError
 _ELL_CC_IV_MASK = 0xFF & ~0x12
 
 # Mode 7 key derivation constants (EN 13757-7 table 17): meter -> gateway.
+AES_KEY_BYTES = 16
+DES_KEY_BYTES = 8  # TPL security mode 2 (deprecated)
+
 KDF_ENC_FROM_METER = 0x00
 KDF_MAC_FROM_METER = 0x01
 
@@ -109,3 +112,18 @@ def cmac(key: bytes, message: bytes) -> bytes:
     mac = CMAC.new(key, ciphermod=AES)
     mac.update(message)
     return mac.digest()
+
+
+def mode2_decrypt(key: bytes, data: bytes) -> bytes:
+    """TPL security mode 2 (EN 13757-7, deprecated): DES-CBC with an all-zero IV, checked
+    against a public vector whose plaintext then starts 2F 2F."""
+    if len(data) % 8:
+        raise FormatError("mode 2 data is not a whole number of DES blocks")
+    return bytes(DES.new(key, DES.MODE_CBC, iv=bytes(8)).decrypt(data))
+
+
+def mode2_encrypt(key: bytes, data: bytes) -> bytes:
+    """The inverse of :func:`mode2_decrypt` (for the builder and tests)."""
+    if len(data) % 8:
+        raise FormatError("mode 2 data is not a whole number of DES blocks")
+    return bytes(DES.new(key, DES.MODE_CBC, iv=bytes(8)).encrypt(data))

@@ -18,10 +18,14 @@ import os
 import select
 import shutil
 import tempfile
+import time
 import tty
 import weakref
 from pathlib import Path
 from typing import Any
+
+# How long a write waits for a reader to make room before it gives the bytes up.
+WRITE_PATIENCE_S = 2.0
 
 
 class PtyDevice:
@@ -108,17 +112,22 @@ class PtyDevice:
         return self.master is not None
 
     def write(self, data: bytes) -> bool:
-        """Write all of ``data`` to the driver; False when unplugged."""
+        """Write all of ``data`` to the driver; False when unplugged, or when the tty has had
+        no room for :data:`WRITE_PATIENCE_S` (nobody reads it: a real module's UART would
+        lose the bytes too, and a caller holding a lock must not wait for ever)."""
         master = self.master
         if master is None:
             return False
         view = memoryview(data)
+        deadline = time.monotonic() + WRITE_PATIENCE_S
         while view:
             try:
                 written = os.write(master, view)
             except BlockingIOError:
-                # The driver is slow: wait for room rather than lose bytes.
-                select.select([], [master], [], 1.0)
+                # The driver is slow: wait for room rather than lose bytes, for a while.
+                if time.monotonic() >= deadline:
+                    return False
+                select.select([], [master], [], 0.1)
                 continue
             except OSError:
                 return False

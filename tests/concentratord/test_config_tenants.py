@@ -161,6 +161,7 @@ def test_keys_file_bad_line_names_file_and_line(tmp_path: Path) -> None:
     path = minimal(tmp_path, '[keys]\nfile = "keys.txt"\n')
     assert error_of(path) == (
         f"{path}: keys.file: {keys}:3: key of meter 76348800 has 4 bytes, AES-128 needs 16"
+        " (a DES key of a security mode 2 meter 8)"
     )
 
 

@@ -10,13 +10,44 @@ from typing import Any
 
 import pytest
 
+from protocols.records import Function
+from protocols.records.build import build_header, encode_records
+from protocols.telegram import MeterAddress
+from protocols.wmbus.build import EllSpec, TelegramSpec, Tpl, build_telegram
+
 BIN = Path(sys.executable).parent
-ENCRYPTED_FULL = (
-    "2A442D2C998734761B168D2091D37CAC21E1D68CDAFFCD3DC452BD802913FF7B1706CA9E355D6C2701CC24"
-)
-ENCRYPTED_COMPACT = "23442D2C998734761B168D20983081B2227A6FA1F10E1B79B5EB4B17E81F930E937EE06C"
-KEY = "28F64A24988064A079AA2C807D6102AE"
 METER = "76348799"
+KEY = "000102030405060708090A0B0C0D0E0F"
+MULTICAL21 = MeterAddress("KAM", METER, 0x1B, 0x16)
+
+
+def _multical21_records(total_litres: int) -> bytes:
+    """Info codes, total and month volume, minimum flow and external temperature: the
+    kamwater layout whose compact form the driver declares."""
+    return encode_records(
+        [
+            (build_header(b"\xff\x20", 0x2), 0x0000),
+            (build_header(b"\x13", 0x4), total_litres),
+            (build_header(b"\x13", 0x4, storage=1), 6300),
+            (build_header(b"\x5b", 0x1, function=Function.MINIMUM, storage=1), 12),
+            (build_header(b"\x67", 0x1, function=Function.MINIMUM, storage=1), 9),
+        ]
+    )
+
+
+def _encrypted(tpl: Tpl, total_litres: int, access_number: int) -> str:
+    """A Multical 21 telegram as hex: ELL 0x8D, AES-128-CTR with KEY."""
+    spec = TelegramSpec(
+        MULTICAL21,
+        _multical21_records(total_litres),
+        tpl=tpl,
+        ell=EllSpec(access_number=access_number),
+    )
+    return build_telegram(spec, bytes.fromhex(KEY)).hex().upper()
+
+
+ENCRYPTED_FULL = _encrypted(Tpl.NONE, 6408, 0x91)
+ENCRYPTED_COMPACT = _encrypted(Tpl.COMPACT, 6409, 0x98)
 
 
 def decode(stdin: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -13,6 +13,8 @@ import random
 
 from protocols.errors import DecodeError
 from protocols.readout import telegram_fields
+from protocols.records import Function
+from protocols.records.build import build_header, encode_records
 from protocols.telegram import MeterAddress
 from protocols.textformats import telegram_from_hex
 from protocols.wmbus.build import EllSpec, TelegramSpec, Tpl, build_telegram
@@ -39,7 +41,17 @@ def _corpus() -> tuple[list[bytes], dict[str, bytes]]:
         keys[vector["id"]] = bytes.fromhex(vector["key"])
     meter = MeterAddress("KAM", "11223344", 0x1B, 0x16)
     keys[meter.id] = KEY
-    records = bytes.fromhex("02FF20710004130819000044130819000061 5B7F616713".replace(" ", ""))
+    # A water meter's records: info codes, total and month volume, min flow temperature,
+    # min external temperature (the shape of a Multical 21 telegram).
+    records = encode_records(
+        [
+            (build_header(b"\xff\x20", 0x2), 0x0071),
+            (build_header(b"\x13", 0x4), 1234),
+            (build_header(b"\x13", 0x4, storage=1), 1200),
+            (build_header(b"\x5b", 0x1, function=Function.MINIMUM, storage=1), 12),
+            (build_header(b"\x67", 0x1, function=Function.MINIMUM, storage=1), 8),
+        ]
+    )
     for mode in (0, 5, 7):
         frames.append(build_telegram(TelegramSpec(meter, records, security_mode=mode), KEY))
     ell = EllSpec(access_number=5)

@@ -6,13 +6,48 @@ import pytest
 
 from protocols.meters.generic import GenericDriver, field_name, status_flags
 from protocols.records import parse_records
+from protocols.records.build import (
+    build_header,
+    encode_manufacturer_data,
+    encode_record,
+    encode_records,
+    encode_scaled,
+)
 from protocols.telegram import MeterAddress, Telegram
 
 ADDRESS = MeterAddress("XXX", "12345678", 1, 7)
 
+# Data fields (DIF low nibble).
+INT16, INT24, INT32, BCD4, BCD6, BCD8, BCD12 = 0x2, 0x3, 0x4, 0xA, 0xB, 0xC, 0xE
+FILLER = b"\x2f"
+# VIFs (EN 13757-3 table 10 and the FD/extension tables).
+VIF_ENERGY_WH = b"\x03"
+VIF_ENERGY_KWH = b"\x06"
+VIF_VOLUME_L = b"\x13"
+VIF_POWER_W = b"\x2b"
+VIF_FLOW_L_H = b"\x3b"
+VIF_FLOW_TEMPERATURE_01C = b"\x5a"
+VIF_RETURN_TEMPERATURE_01C = b"\x5e"
+VIF_DATE_G = b"\x6c"
+VIF_DATE_TIME_F = b"\x6d"
+VIF_HCA = b"\x6e"
+VIF_FABRICATION_NO = b"\x78"
+VIF_MANUFACTURER = b"\xff\x35"  # manufacturer-specific VIF and its manufacturer VIFE
+VIFE_ERROR_FLAGS = b"\xfd\x17"
+VIFE_VOLTS = b"\xfd\xc9"  # 1 V; extension bit set: a combinable VIFE follows
+AT_PHASE = b"\xfc"  # combinable extension VIFE: the next VIFE is the phase number
+BACKWARD = 0x3C  # combinable VIFE: backward flow
 
-def _fields(block_hex: str, status: int | None = 0) -> dict[str, object]:
-    records = tuple(parse_records(bytes.fromhex(block_hex)))
+
+def _with_vife(vif: bytes, vife: int) -> bytes:
+    """A one-byte VIF with its extension bit set, followed by ``vife``."""
+    return bytes([vif[0] | 0x80, vife])
+
+
+def _fields(block: bytes | str, status: int | None = 0) -> dict[str, object]:
+    """The generic fields of a record block (bytes, or hex for a hand-written one)."""
+    data = bytes.fromhex(block) if isinstance(block, str) else block
+    records = tuple(parse_records(data))
     telegram = Telegram(ADDRESS, ADDRESS, 0x44, 0x7A, 1, status, 0, 0, False, b"", records)
     return dict(GenericDriver().fields(telegram))
 
@@ -25,24 +60,38 @@ def test_driver_identity() -> None:
 
 
 def test_water_meter_total_and_target_volume() -> None:
-    # aptmbusna.xmq test 1 (wmbusmeters): total 22.791 m3, target 22.178 m3 on 2026-04-01
     fields = _fields(
-        "0C7857513400046D0BAB5934041307590000023B00004413A2560000426C41340227CB0803FD175E0B00"
-        "04FF0A0404010002FF0B000003FF0C9700B90F0004351BFF0001020100"
+        encode_records(
+            [
+                (build_header(VIF_FABRICATION_NO, BCD8), 12345678),
+                (build_header(VIF_DATE_TIME_F, INT32), "2026-04-16 10:11"),
+            ]
+        )
+        + encode_scaled(build_header(VIF_VOLUME_L, INT32), 12.345)
+        + encode_scaled(build_header(VIF_FLOW_L_H, INT16), 0)
+        + encode_scaled(build_header(VIF_VOLUME_L, INT32, storage=1), 11.5)
+        + encode_record(build_header(VIF_DATE_G, INT16, storage=1), "2026-04-01")
+        + encode_record(build_header(VIFE_ERROR_FLAGS, INT24), 0x0B5E)
     )
-    assert fields["total_m3"] == pytest.approx(22.791)
-    assert fields["target_m3"] == pytest.approx(22.178)
+    assert fields["total_m3"] == pytest.approx(12.345)
+    assert fields["target_m3"] == pytest.approx(11.5)
     assert fields["target_date"] == "2026-04-01"
     assert fields["flow_m3h"] == 0
     assert fields["status"] == "ERROR_FLAGS_B5E"
-    assert fields["fabrication_no"] == 345157
+    assert fields["fabrication_no"] == 12345678
 
 
 def test_heat_meter_names() -> None:
-    # sharky774.xmq test 0: energy, volume, power, flow/return temperature
     fields = _fields(
-        "2F2F0C06846800000C13195364000B3B0400000C2B110100000A5A17050A5E76020AA61800004C0647630000"
-        "426CBF25"
+        FILLER * 2
+        + encode_scaled(build_header(VIF_ENERGY_KWH, BCD8), 6884)
+        + encode_scaled(build_header(VIF_VOLUME_L, BCD8), 645.319)
+        + encode_scaled(build_header(VIF_FLOW_L_H, BCD6), 0.004)
+        + encode_scaled(build_header(VIF_POWER_W, BCD8), 0.111)
+        + encode_scaled(build_header(VIF_FLOW_TEMPERATURE_01C, BCD4), 51.7)
+        + encode_scaled(build_header(VIF_RETURN_TEMPERATURE_01C, BCD4), 27.6)
+        + encode_scaled(build_header(VIF_ENERGY_KWH, BCD8, storage=1), 6347)
+        + encode_record(build_header(VIF_DATE_G, INT16, storage=1), "2021-05-31")
     )
     assert fields["total_energy_consumption_kwh"] == 6884
     assert fields["total_m3"] == pytest.approx(645.319)
@@ -55,10 +104,11 @@ def test_heat_meter_names() -> None:
 
 
 def test_backward_energy_and_power_are_production() -> None:
-    # amiplus.xmq test 0
     fields = _fields(
-        "2F2F0E035040691500000B2B300300066D00790C7423400C78371204860BABC8FC100000000E833C80740000"
-        "00000BAB3C0000000AFDC9FC0136022F2F2F2F2F"
+        encode_scaled(build_header(VIF_ENERGY_WH, BCD12), 15694.05)
+        + encode_scaled(build_header(VIF_POWER_W, BCD6), 0.33)
+        + encode_scaled(build_header(_with_vife(VIF_ENERGY_WH, BACKWARD), BCD12), 7.48)
+        + encode_scaled(build_header(_with_vife(VIF_POWER_W, BACKWARD), BCD6), 0)
     )
     assert fields["total_energy_consumption_kwh"] == pytest.approx(15694.05)
     assert fields["total_energy_production_kwh"] == pytest.approx(7.48)
@@ -67,25 +117,41 @@ def test_backward_energy_and_power_are_production() -> None:
 
 
 def test_voltage_per_phase_from_combinable_extension() -> None:
-    fields = _fields("0AFDC9FC0135020AFDC9FC0245020AFDC9FC033902")
-    assert fields["voltage_at_phase_1_v"] == 235
-    assert fields["voltage_at_phase_2_v"] == 245
-    assert fields["voltage_at_phase_3_v"] == 239
+    fields = _fields(
+        b"".join(
+            encode_scaled(build_header(VIFE_VOLTS + AT_PHASE + bytes([phase]), BCD4), volts)
+            for phase, volts in ((1, 231), (2, 229), (3, 233))
+        )
+    )
+    assert fields["voltage_at_phase_1_v"] == 231
+    assert fields["voltage_at_phase_2_v"] == 229
+    assert fields["voltage_at_phase_3_v"] == 233
 
 
 def test_tariffs_get_tariff_qualifier() -> None:
-    fields = _fields("8E1003" + "533642020000" + "8E2003" + "000000000000")
+    fields = _fields(
+        encode_scaled(build_header(VIF_ENERGY_WH, BCD12, tariff=1), 2423.653)
+        + encode_scaled(build_header(VIF_ENERGY_WH, BCD12, tariff=2), 0)
+    )
     assert fields["total_energy_consumption_tariff_1_kwh"] == pytest.approx(2423.653)
     assert fields["total_energy_consumption_tariff_2_kwh"] == 0
 
 
 def test_hca_storage_numbers() -> None:
-    # aventieshca.xmq test 0
-    fields = _fields("0B6E660100426EA60082016EA600C2016E9E00")
+    fields = _fields(
+        encode_records(
+            [
+                (build_header(VIF_HCA, BCD6), 166),
+                (build_header(VIF_HCA, INT16, storage=1), 160),
+                (build_header(VIF_HCA, INT16, storage=2), 152),
+                (build_header(VIF_HCA, INT16, storage=3), 141),
+            ]
+        )
+    )
     assert fields["current_consumption_hca"] == 166
-    assert fields["consumption_at_set_date_hca"] == 166
-    assert fields["consumption_at_set_date_2_hca"] == 166
-    assert fields["consumption_at_set_date_3_hca"] == 158
+    assert fields["consumption_at_set_date_hca"] == 160
+    assert fields["consumption_at_set_date_2_hca"] == 152
+    assert fields["consumption_at_set_date_3_hca"] == 141
 
 
 def test_maximum_flow_gets_max_prefix() -> None:
@@ -95,27 +161,37 @@ def test_maximum_flow_gets_max_prefix() -> None:
 
 
 def test_colliding_records_get_header_qualified_names() -> None:
-    fields = _fields("04130100000004933C02000000")
-    assert fields["total_m3"] == pytest.approx(0.001)
-    assert fields["total_backward_m3"] == pytest.approx(0.002)
-    fields = _fields("0413010000000493FF0102000000")
-    assert fields["total_m3"] == pytest.approx(0.001)
-    assert fields["total_0493ff01_m3"] == pytest.approx(0.002)
+    total = encode_scaled(build_header(VIF_VOLUME_L, INT32), 0.007)
+    fields = _fields(
+        total + encode_scaled(build_header(_with_vife(VIF_VOLUME_L, BACKWARD), INT32), 0.009)
+    )
+    assert fields["total_m3"] == pytest.approx(0.007)
+    assert fields["total_backward_m3"] == pytest.approx(0.009)
+    # VIFE FF: manufacturer-specific VIFEs follow, here 01
+    vib = _with_vife(VIF_VOLUME_L, 0xFF) + b"\x01"
+    fields = _fields(total + encode_scaled(build_header(vib, INT32), 0.009))
+    assert fields["total_m3"] == pytest.approx(0.007)
+    assert fields["total_0493ff01_m3"] == pytest.approx(0.009)
 
 
 def test_manufacturer_records_are_left_out() -> None:
-    fields = _fields("04FF23000800000413010000000F0102")
+    fields = _fields(
+        encode_record(build_header(VIF_MANUFACTURER, INT32), 0x0917)
+        + encode_scaled(build_header(VIF_VOLUME_L, INT32), 0.004)
+        + encode_manufacturer_data(b"\x5a\x07")
+    )
     assert set(fields) == {"total_m3", "status"}
 
 
 def test_error_flags_are_hex_and_in_status() -> None:
-    fields = _fields("02FD172800", status=0x12)  # uiws: flags 0x28, status error + temporary
-    assert fields["error_flags"] == "ERROR_FLAGS_28"
-    assert fields["status"] == "ERROR ERROR_FLAGS_28 TEMPORARY_ERROR"
+    # flags 0x41; status byte 0x12: error + temporary error
+    fields = _fields(encode_record(build_header(VIFE_ERROR_FLAGS, INT16), 0x41), status=0x12)
+    assert fields["error_flags"] == "ERROR_FLAGS_41"
+    assert fields["status"] == "ERROR ERROR_FLAGS_41 TEMPORARY_ERROR"
 
 
 def test_zero_error_flags_read_ok() -> None:
-    fields = _fields("02FD170000")
+    fields = _fields(encode_record(build_header(VIFE_ERROR_FLAGS, INT16), 0))
     assert fields["error_flags"] == "OK"
     assert fields["status"] == "OK"
 
@@ -138,14 +214,14 @@ def test_status_byte_flags(status: int, flags: list[str]) -> None:
 
 
 def test_status_is_sorted_and_without_tpl_is_ok() -> None:
-    assert _fields("041301000000", status=None)["status"] == "OK"
-    assert _fields("041301000000", status=0x4C)["status"] == (
-        "PERMANENT_ERROR POWER_LOW UNKNOWN_40"
-    )
+    volume = encode_scaled(build_header(VIF_VOLUME_L, INT32), 0.25)
+    assert _fields(volume, status=None)["status"] == "OK"
+    assert _fields(volume, status=0x4C)["status"] == "PERMANENT_ERROR POWER_LOW UNKNOWN_40"
 
 
 def test_field_name_of_date_time_storage() -> None:
-    (rec,) = parse_records(bytes.fromhex("C4016D3B179F27"))
+    header = build_header(VIF_DATE_TIME_F, INT32, storage=3)
+    (rec,) = parse_records(encode_record(header, "2025-03-09 12:30"))
     assert field_name(rec) == "meter_datetime_storage_3"
 
 

@@ -8,8 +8,34 @@ from protocols.crc import crc16_en13757
 from protocols.meters import registry
 from protocols.meters.generic import GenericDriver
 from protocols.meters.kamstrup_water import KamstrupWater
+from protocols.records.build import build_header
 from protocols.records.model import Function, Record, VifRange
 from protocols.telegram import MeterAddress, Telegram
+
+INT8, INT16, INT32, REAL32 = 0x1, 0x2, 0x4, 0x5
+MIN, MAX = Function.MINIMUM, Function.MAXIMUM
+# kamwater: info codes, total volume, month volume, minimum flow and external temperature
+# of the month.
+KAMWATER_LAYOUT = b"".join(
+    [
+        build_header(b"\xff\x20", INT16),
+        build_header(b"\x13", INT32),
+        build_header(b"\x13", INT32, storage=1),
+        build_header(b"\x5b", INT8, function=MIN, storage=1),
+        build_header(b"\x67", INT8, function=MIN, storage=1),
+    ]
+)
+# kampress: min, max and current pressure, two manufacturer real32 values, error flags.
+KAMPRESS_LAYOUT = b"".join(
+    [
+        build_header(b"\x69", INT16, function=MIN),
+        build_header(b"\x69", INT16, function=MAX),
+        build_header(b"\x69", INT16),
+        build_header(b"\xff\x09", REAL32),
+        build_header(b"\xff\x0a", REAL32),
+        build_header(b"\xfd\x17", INT16),
+    ]
+)
 
 
 def address(manufacturer: str, version: int, device_type: int) -> MeterAddress:
@@ -45,8 +71,8 @@ def test_a_triple_claimed_by_two_drivers_is_refused() -> None:
 
 def test_compact_layouts_are_keyed_by_their_format_signature() -> None:
     layouts = registry.compact_layouts()
-    assert layouts[0xA8ED] == bytes.fromhex("02FF2004134413615B6167")
-    assert layouts[0x73DE] == bytes.fromhex("22691269026905FF0905FF0A02FD17")
+    assert layouts[0xA8ED] == KAMWATER_LAYOUT
+    assert layouts[0x73DE] == KAMPRESS_LAYOUT
     assert all(crc16_en13757(layout) == signature for signature, layout in layouts.items())
 
 

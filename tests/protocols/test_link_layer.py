@@ -8,8 +8,11 @@ from hypothesis import strategies as st
 
 from protocols.crc import crc16_en13757, crc16_x25
 from protocols.errors import CrcError, FormatError, TruncatedError
+from protocols.records import Function
+from protocols.records.build import build_header, encode_records
 from protocols.telegram import MeterAddress
 from protocols.wmbus.address import id_from_bytes, manufacturer_code, manufacturer_field
+from protocols.wmbus.build import EllSpec, TelegramSpec, Tpl, build_telegram
 from protocols.wmbus.link import (
     FrameFormat,
     add_crcs,
@@ -19,8 +22,24 @@ from protocols.wmbus.link import (
     strip_declared,
 )
 
-KAMSTRUP_FRAME = bytes.fromhex(
-    "2A442D2C998734761B168D2091D37CAC21E1D68CDAFFCD3DC452BD802913FF7B1706CA9E355D6C2701CC24"
+KAMSTRUP_METER = MeterAddress("KAM", "76348799", 0x1B, 0x16)
+# A CRC-free frame of 43 bytes (L = 0x2A): link header, ELL 0x8D, CI 0x78 and the records
+# of a water meter (info codes, total and month volume, two minimum temperatures).
+KAMSTRUP_FRAME = build_telegram(
+    TelegramSpec(
+        KAMSTRUP_METER,
+        encode_records(
+            [
+                (build_header(b"\xff\x20", 0x2), 0x0071),
+                (build_header(b"\x13", 0x4), 1234),
+                (build_header(b"\x13", 0x4, storage=1), 1200),
+                (build_header(b"\x5b", 0x1, function=Function.MINIMUM, storage=1), 12),
+                (build_header(b"\x67", 0x1, function=Function.MINIMUM, storage=1), 8),
+            ]
+        ),
+        tpl=Tpl.NONE,
+        ell=EllSpec(access_number=0x91, encrypt=False),
+    )
 )
 
 frames = st.binary(min_size=10, max_size=245).map(lambda b: bytes([len(b)]) + b)
@@ -162,7 +181,7 @@ def test_a_module_that_cannot_say_gets_the_layout_detected(frame: bytes, fmt: Fr
 
 
 def test_peek_address_gives_manufacturer_id_version_and_device_type() -> None:
-    assert peek_address(KAMSTRUP_FRAME) == MeterAddress("KAM", "76348799", 0x1B, 0x16)
+    assert peek_address(KAMSTRUP_FRAME) == KAMSTRUP_METER
 
 
 def test_peek_address_needs_the_link_header_up_to_the_ci_field() -> None:

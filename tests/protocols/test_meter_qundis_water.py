@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 import pytest
@@ -10,17 +11,46 @@ from protocols.meters.qundis_water import QundisWater
 from protocols.meters.registry import driver_for
 from protocols.readout import telegram_fields
 from protocols.records import parse_records
+from protocols.records.build import build_header
+from protocols.records.dif import FIELD_LVAR
+from protocols.records.values import encode_bcd, encode_date_time
 from protocols.telegram import MeterAddress, Telegram
 from protocols.wmbus.decoder import TelegramDecoder
 from tests.protocols.vectors import load_jsonl
 
 ADDRESS = MeterAddress("QDS", "78563412", 0x16, 0x06)
 NOT_COMPARED = {"timestamp", "meter", "name", "_", "media", "manufacturer"}
-# The walk-by record of qwaterv2.xmq test 7 (wmbusmeters).
-WALK_BY = (
-    "0DFF5F3500824E00007F0007C113FFFF63961300DF2C82731200FE2463811300A400F200D100A900DD00"
-    "E000E90006011601EA0027010F012F"
-)
+WALK_BY_MARKER = 0x13  # data byte 9: the layout this driver reads
+MONTHLY_DELTAS_LITRES = (150, 271, 0, -5, 1200, 33, 64, 99, 100, 101, 2000, 271)
+
+
+def _walk_by_record(
+    *,
+    marker: int = WALK_BY_MARKER,
+    error_date: str = "2000-01-01",
+    total_litres: int = 123456,
+    year_date: str = "2022-12-31",
+    year_litres: int = 100500,
+    month_date: str = "2023-05-31",
+    month_litres: int = 120000,
+    deltas_litres: tuple[int, ...] = MONTHLY_DELTAS_LITRES,
+) -> bytes:
+    """A ``0D FF 5F`` record. Its data after the LVAR length byte: 0-8 unknown (zero), 9 the
+    layout marker, then the error date, total, end-of-year date and volume, end-of-month
+    date and volume (dates type G, volumes BCD litres) and twelve signed little-endian
+    monthly volumes in litres."""
+    data = (
+        bytes(9)
+        + bytes([marker])
+        + encode_date_time(error_date)
+        + encode_bcd(total_litres, 4)
+        + encode_date_time(year_date)
+        + encode_bcd(year_litres, 4)
+        + encode_date_time(month_date)
+        + encode_bcd(month_litres, 4)
+        + struct.pack("<12h", *deltas_litres)
+    )
+    return build_header(b"\xff\x5f", FIELD_LVAR) + bytes([len(data)]) + data
 
 
 def _vector(source_end: str) -> dict[str, Any]:
@@ -31,8 +61,8 @@ def _decoded(vector: dict[str, Any]) -> dict[str, Any]:
     return telegram_fields(TelegramDecoder({}).decode(bytes.fromhex(vector["frames"][-1])))
 
 
-def _fields(block_hex: str) -> dict[str, Any]:
-    records = tuple(parse_records(bytes.fromhex(block_hex)))
+def _fields(block: bytes) -> dict[str, Any]:
+    records = tuple(parse_records(block))
     telegram = Telegram(ADDRESS, ADDRESS, 0x44, 0x78, 1, None, None, 0, False, b"", records)
     return dict(QundisWater().fields(telegram))
 
@@ -61,18 +91,21 @@ def test_standard_telegram_names_month_and_year_values() -> None:
 
 
 def test_walk_by_record_gives_total_targets_and_monthly_deltas() -> None:
-    fields = _fields(WALK_BY)
-    assert fields["total_m3"] == pytest.approx(139.663)
-    assert fields["target_m3"] == pytest.approx(138.163)
+    fields = _fields(_walk_by_record())
+    assert fields["total_m3"] == pytest.approx(123.456)
     assert fields["target_year_date"] == "2022-12-31"
+    assert fields["target_year_m3"] == pytest.approx(100.5)
+    assert fields["target_date"] == "2023-05-31"
+    assert fields["target_m3"] == pytest.approx(120.0)
+    assert fields["volume_delta_2_m3"] == pytest.approx(0.150)
     assert fields["volume_delta_13_m3"] == pytest.approx(0.271)
 
 
 def test_monthly_delta_is_signed() -> None:
-    block = WALK_BY[: 8 + 56] + "0080" + WALK_BY[8 + 60 :]  # first delta 0x8000
-    assert _fields(block)["volume_delta_2_m3"] == pytest.approx(-32.768)
+    deltas = (-32768, *MONTHLY_DELTAS_LITRES[1:])  # 0x8000: the most negative int16
+    fields = _fields(_walk_by_record(deltas_litres=deltas))
+    assert fields["volume_delta_2_m3"] == pytest.approx(-32.768)
 
 
 def test_walk_by_record_of_another_layout_is_ignored() -> None:
-    block = WALK_BY[: 8 + 18] + "14" + WALK_BY[8 + 20 :]  # layout marker 0x14, not 0x13
-    assert "total_m3" not in _fields(block)
+    assert "total_m3" not in _fields(_walk_by_record(marker=0x14))

@@ -9,6 +9,7 @@ import pytest
 
 from protocols.crc import crc16_en13757
 from protocols.errors import FormatError, TruncatedError
+from protocols.meters.kamstrup_water import KamstrupWater
 from protocols.records import parse_compact, parse_records, split_headers
 from tests.protocols.vectors import KAMSTRUP_DRIVERS, load_json, load_jsonl
 
@@ -75,12 +76,19 @@ def test_every_known_layout_signature_is_its_crc() -> None:
 
 
 def test_split_headers_kamwater_layout() -> None:
-    block = bytes.fromhex(
-        "04FF2300080000441300000000523B000006FF1B08900008F0FF426CC12B61670A51671B023B0000"
-        "04131F0F00008101E7FF0F13"
+    vector = next(
+        v
+        for v in load_jsonl("wmbus.jsonl")
+        if v["source"] == "wmbusmeters drivers/src/kamwater.xmq test 5"
     )
+    ci_block = _records_block(bytes.fromhex(vector["frames"][-1]))
+    assert ci_block is not None and ci_block[0] == 0x78
+    block = ci_block[1]
     headers, data = split_headers(block)
-    assert headers.hex().upper() == "04FF234413523B06FF1B426C61675167023B04138101E7FF0F"
+    # The headers of this full frame are a layout the kamwater driver declares for its
+    # compact frames.
+    assert headers in KamstrupWater().compact_layouts
+    assert headers == b"".join(r.header for r in parse_records(block))
     assert len(headers) + len(data) == len(block)
 
 

@@ -6,17 +6,56 @@ import contextlib
 import random
 
 from protocols.errors import DecodeError
-from protocols.records import parse_compact, parse_records
+from protocols.records import Function, parse_compact, parse_records
+from protocols.records.build import build_header, encode_manufacturer_data, encode_records
 
-# Real blocks to mutate (kamwater, amiplus, elvaco-like plain text, LVAR, dates).
+INT8, INT16, INT32, INT48, LVAR, BCD6, BCD8, BCD12 = 0x1, 0x2, 0x4, 0x6, 0xD, 0xB, 0xC, 0xE
+
+
+def _plain_text_unit(unit: bytes, vife: int, raw: int) -> bytes:
+    """A record with VIF FC: its unit as LVAR text (last character first), one more VIFE."""
+    return bytes([INT16, 0xFC, len(unit)]) + unit[::-1] + bytes([vife]) + raw.to_bytes(2, "little")
+
+
+# Blocks to mutate, built to cover the record kinds meters send: a water meter's
+# manufacturer, storage, minimum/maximum and manufacturer-VIFE records; an electricity
+# meter's BCD energy and power with backward flow; plain-text units; LVAR text, binary
+# and dates; fillers and manufacturer data.
 SEEDS = [
-    bytes.fromhex(
-        "04FF2300080000441300000000523B000006FF1B08900008F0FF426CC12B61670A51671B023B0000"
-        "04131F0F00008101E7FF0F13"
+    encode_records(
+        [
+            (build_header(b"\xff\x23", INT32), 0x100),
+            (build_header(b"\x13", INT32, storage=1), 1234),
+            (build_header(b"\x3b", INT16, function=Function.MAXIMUM, storage=1), 16),
+            (build_header(b"\xff\x1b", INT48), 0x1234),
+            (build_header(b"\x6c", INT16, storage=1), "2023-06-01"),
+            (build_header(b"\x67", INT8, function=Function.MINIMUM, storage=1), 10),
+            (build_header(b"\x67", INT8, function=Function.MAXIMUM, storage=1), 24),
+            (build_header(b"\x3b", INT16), 0),
+            (build_header(b"\x13", INT32), 1300),
+            (build_header(b"\xe7\xff\x0f", INT8, storage=2), 0x13),
+        ]
     ),
-    bytes.fromhex("0E0350406915000B2B300300066D00790C7423400C78371204860BABC8FC10000000"),
-    bytes.fromhex("02FC0348522574221522FC0348522574240D12FC034852257424"),
-    bytes.fromhex("0DFD0C0820353331334D45690DFF5F020180046D2A06D8252F2F0F0102"),
+    encode_records(
+        [
+            (build_header(b"\x03", BCD12), 1234567),
+            (build_header(b"\x2b", BCD6), 1500),
+            (build_header(b"\x6d", INT48), "2024-07-19 08:30:45"),
+            (build_header(b"\x78", BCD8), 20242024),
+            (build_header(b"\x83\x3c", BCD12), 250),
+            (build_header(b"\xab\x3c", BCD6), 0),
+        ]
+    ),
+    _plain_text_unit(b"%RH", 0x74, 4321) + _plain_text_unit(b"%RH", 0x74, 3620),
+    encode_records(
+        [
+            (build_header(b"\xfd\x0c", LVAR), "ACME-42 "),
+            (build_header(b"\xff\x5f", LVAR), b"\x01\x80"),
+            (build_header(b"\x6d", INT32), "2023-01-15 12:00"),
+        ]
+    )
+    + b"\x2f\x2f"
+    + encode_manufacturer_data(b"\x01\x02"),
     bytes.fromhex("8D04EE132C3BFE990000520000100000000000" + "FF" * 30 + "2F2F"),
 ]
 

@@ -1,8 +1,9 @@
-"""EN 13757-3 record parser: one behaviour per test, on real telegram bytes where possible."""
+"""EN 13757-3 record parser: one behaviour per test, on built records or real-meter vectors."""
 
 from __future__ import annotations
 
 import math
+import struct
 
 import pytest
 
@@ -13,20 +14,72 @@ from protocols.records import (
     more_records_follow,
     parse_records,
 )
+from protocols.records.build import build_header, encode_record
+from tests.protocols.vectors import load_jsonl
 
-# kamwater.xmq test 5 (wmbus.jsonl): the records after ELL 8D and CI 0x78.
-KAMWATER_FULL = bytes.fromhex(
-    "04FF2300080000441300000000523B000006FF1B08900008F0FF426CC12B61670A51671B023B0000"
-    "04131F0F00008101E7FF0F13"
-)
-# libmbus oms_frame3 (mbus_frames.jsonl): records after the 12-byte variable-data header.
-OMS_FRAME3 = bytes.fromhex(
-    "0C06270485020C13763470004C0619544401426CFF0C0B3B2701000B2A9732000A5A43040A5E510202FD170000"
-)
+# Data fields (DIF low nibble) and VIFs used by the records built below.
+INT8, INT16, INT32, REAL32, INT48, LVAR, BCD12 = 0x1, 0x2, 0x4, 0x5, 0x6, 0xD, 0xE
+EXTENSION = 0x80  # DIF/VIF/VIFE bit: another DIFE/VIFE follows
+VIF_ENERGY_KWH = 0x06
+VIF_POWER_KW = 0x2E
+VIF_FLOW_L_H = 0x3B
+VIF_EXTERNAL_TEMPERATURE = 0x67
+VIF_MANUFACTURER = 0xFF  # manufacturer-specific VIF (with a VIFE following it here)
+VIFE_MANUFACTURER = 0x7F  # combinable VIFE: manufacturer-specific VIFEs follow
+VIF_DATE_TIME = b"\x6d"  # type F with 4 data bytes, type I with 6
+VIF_HCA = b"\x6e"
+VIFE_REMAINING_BATTERY_DAYS = b"\xfd\x74"
+VIFE_RELATIVE_HUMIDITY_01 = b"\xfb\x1a"  # 0.1 % RH
+VIF_ENERGY_WH_BACKWARD = b"\x83\x3c"  # energy Wh, combinable VIFE: backward flow
+VIF_PLAIN_TEXT = 0xFC
+VIFE_TIMES_10E_2 = 0x74  # multiplicative correction 10^(4-6)
+VIFE_MODEL_VERSION = b"\xfd\x0c"
+DATE_TIME_I = "2024-07-19 08:30:45"
+
+CI_ELL = 0x8D
+CI_TPL_NONE = 0x78
+CI_TPL_LONG = 0x72
+
+
+def _type_f(date_time: str, *, invalid: bool = False, hundred_years: int = 0) -> bytes:
+    """Type F data (4 bytes) for ``YYYY-MM-DD HH:MM`` in 2000..2099, packed by hand:
+    minute|IV, hour|hundred-year bits, day|year bits 0-2, month|year bits 3-6."""
+    year, month, day = int(date_time[0:4]), int(date_time[5:7]), int(date_time[8:10])
+    hour, minute = int(date_time[11:13]), int(date_time[14:16])
+    y = year - 2000
+    return bytes(
+        [
+            minute | (0x80 if invalid else 0),
+            hour | (hundred_years << 5),
+            day | ((y & 0x07) << 5),
+            month | ((y >> 3) << 4),
+        ]
+    )
+
+
+def _kamwater_full() -> bytes:
+    """The records of a real Kamstrup Multical 21 full frame: after ELL 8D and CI 0x78."""
+    vector = next(
+        v
+        for v in load_jsonl("wmbus.jsonl")
+        if v["source"] == "wmbusmeters drivers/src/kamwater.xmq test 5"
+    )
+    frame = bytes.fromhex(vector["frames"][-1])
+    assert (frame[10], frame[19]) == (CI_ELL, CI_TPL_NONE)
+    return frame[20:]
+
+
+def _oms_frame3() -> bytes:
+    """The records of libmbus' oms_frame3 (a wired long frame): after the CI 0x72 and its
+    12-byte variable-data header, before the checksum and stop byte."""
+    vector = next(v for v in load_jsonl("mbus_frames.jsonl") if v["name"] == "oms_frame3")
+    frame = bytes.fromhex(vector["hex"])
+    assert frame[6] == CI_TPL_LONG
+    return frame[7 + 12 : -2]
 
 
 def test_kamwater_full_frame_values() -> None:
-    recs = parse_records(KAMWATER_FULL)
+    recs = parse_records(_kamwater_full())
     by_key = {r.key: r for r in recs}
     assert by_key["0413"].value == pytest.approx(3.871)
     assert by_key["0413"].unit == "m3"
@@ -38,14 +91,15 @@ def test_kamwater_full_frame_values() -> None:
 
 
 def test_record_offsets_are_start_positions() -> None:
-    recs = parse_records(KAMWATER_FULL)
+    block = _kamwater_full()
+    recs = parse_records(block)
     assert [r.offset for r in recs[:3]] == [0, 7, 13]
     for r in recs:
-        assert KAMWATER_FULL[r.offset : r.offset + len(r.header)] == r.header
+        assert block[r.offset : r.offset + len(r.header)] == r.header
 
 
 def test_oms_frame3_libmbus_values() -> None:
-    recs = parse_records(OMS_FRAME3)
+    recs = parse_records(_oms_frame3())
     values = [(r.vif_range, r.storage, r.value) for r in recs]
     assert values[0] == (VifRange.ENERGY, 0, 2850427)  # 2850427000 Wh
     assert values[1][2] == pytest.approx(703.476)
@@ -65,18 +119,18 @@ def test_value_keeps_exact_decimal() -> None:
 
 
 def test_integer_scale_one_stays_int() -> None:
-    (rec,) = parse_records(bytes.fromhex("0406E7910000"))  # kWh
-    assert rec.value == 37351
+    (rec,) = parse_records(bytes([INT32, VIF_ENERGY_KWH]) + (52814).to_bytes(4, "little"))
+    assert rec.value == 52814
     assert isinstance(rec.value, int)
 
 
 def test_idle_fillers_are_skipped_anywhere() -> None:
-    recs = parse_records(bytes.fromhex("2F2F0413010000002F2F023B02002F"))
+    recs = parse_records(bytes.fromhex("2F2F0413070000002F2F023B02002F"))
     assert [r.key for r in recs] == ["0413", "023B"]
 
 
 def test_manufacturer_dif_takes_rest_of_block() -> None:
-    recs = parse_records(bytes.fromhex("0413010000000F0102AB"))
+    recs = parse_records(bytes.fromhex("0413070000000F0102AB"))
     last = recs[-1]
     assert last.vif_range is VifRange.MANUFACTURER_SPECIFIC
     assert last.header == b"\x0f"
@@ -87,7 +141,7 @@ def test_manufacturer_dif_takes_rest_of_block() -> None:
 
 
 def test_more_records_follow_dif_1f() -> None:
-    recs = parse_records(bytes.fromhex("0413010000001F"))
+    recs = parse_records(bytes.fromhex("0413070000001F"))
     assert more_records_follow(recs)
     assert recs[-1].data == b""
 
@@ -110,21 +164,23 @@ def test_bcd_with_hex_digits_has_no_value() -> None:
 
 
 def test_integers_are_signed_little_endian() -> None:
-    (rec,) = parse_records(bytes.fromhex("043BF7FFFFFF"))  # sensostar: -9 l/h
-    assert rec.value == pytest.approx(-0.009)
+    raw = (-27).to_bytes(4, "little", signed=True)  # -27 l/h
+    (rec,) = parse_records(bytes([INT32, VIF_FLOW_L_H]) + raw)
+    assert rec.raw == -27
+    assert rec.value == pytest.approx(-0.027)
 
 
 def test_int24_and_int48_lengths() -> None:
-    recs = parse_records(bytes.fromhex("0313010203" + "0613010203040506"))
+    recs = parse_records(bytes.fromhex("0313010203" + "0613112233445566"))
     assert recs[0].raw == 0x030201
-    assert recs[1].raw == 0x060504030201
+    assert recs[1].raw == 0x665544332211
 
 
 def test_real32_is_shortest_single_precision_decimal() -> None:
-    # iem3000: 05 2E = real32 power in kW
-    (rec,) = parse_records(bytes.fromhex("052E") + bytes.fromhex("493AAD3D"))
-    assert rec.raw == 0.08458383
-    assert rec.value == pytest.approx(0.08458383)
+    # real32 power in kW: 0.3172 as a float32 is 0.31720000505..., reported as 0.3172
+    (rec,) = parse_records(bytes([REAL32, VIF_POWER_KW]) + struct.pack("<f", 0.3172))
+    assert rec.raw == 0.3172
+    assert rec.value == pytest.approx(0.3172)
 
 
 def test_date_type_g() -> None:
@@ -133,35 +189,41 @@ def test_date_type_g() -> None:
 
 
 def test_date_time_type_f() -> None:
-    (rec,) = parse_records(bytes.fromhex("046D2A06D825"))  # ei6500
+    (rec,) = parse_records(bytes([INT32]) + VIF_DATE_TIME + _type_f("2023-09-14 17:05"))
     assert rec.vif_range is VifRange.DATE_TIME
-    assert rec.value == "2022-05-24 06:42"
+    assert rec.value == "2023-09-14 17:05"
 
 
 def test_date_time_type_i_has_seconds() -> None:
-    (rec,) = parse_records(bytes.fromhex("066D37090E223205"))
-    assert rec.value == "2025-02-02 14:09:55"
+    (rec,) = parse_records(encode_record(build_header(VIF_DATE_TIME, INT48), DATE_TIME_I))
+    assert rec.value == DATE_TIME_I
 
 
 def test_date_time_invalid_flag_gives_none() -> None:
-    (rec,) = parse_records(bytes.fromhex("046D8A06D825"))
+    data = _type_f("2023-09-14 17:05", invalid=True)
+    (rec,) = parse_records(bytes([INT32]) + VIF_DATE_TIME + data)
     assert rec.value is None
 
 
 def test_date_time_hundred_year_bits_are_ignored() -> None:
-    (rec,) = parse_records(bytes.fromhex("046D22484136"))  # uiws: 2026, not 2126
-    assert rec.value == "2026-06-01 08:34"
+    data = _type_f("2031-02-27 21:58", hundred_years=1)
+    (rec,) = parse_records(bytes([INT32]) + VIF_DATE_TIME + data)
+    assert rec.value == "2031-02-27 21:58"  # not 2131
 
 
 def test_difes_give_storage_tariff_subunit() -> None:
-    (rec,) = parse_records(bytes.fromhex("C4C0006E00000000"))  # enercal
+    header = build_header(VIF_HCA, INT32, storage=1, subunit=1)
+    (rec,) = parse_records(encode_record(header, 0))
     assert (rec.storage, rec.tariff, rec.subunit) == (1, 0, 1)
-    (rec,) = parse_records(bytes.fromhex("8E8010833C000000000000"))
+    # Tariff 4 does not fit the first DIFE's two tariff bits: it goes to the second one.
+    header = build_header(VIF_ENERGY_WH_BACKWARD, BCD12, tariff=4)
+    assert len(header) == 5
+    (rec,) = parse_records(encode_record(header, 0))
     assert (rec.storage, rec.tariff, rec.subunit) == (0, 4, 0)
 
 
 def test_storage_number_spans_many_difes() -> None:
-    (rec,) = parse_records(bytes.fromhex("C4FFFF0F1301000000"))
+    (rec,) = parse_records(bytes.fromhex("C4FFFF0F1307000000"))
     assert rec.storage == 1 | (0xF << 1) | (0xF << 5) | (0xF << 9)
 
 
@@ -172,7 +234,7 @@ def test_more_than_ten_difes_is_format_error() -> None:
 
 def test_more_than_ten_vifes_is_format_error() -> None:
     with pytest.raises(FormatError):
-        parse_records(bytes.fromhex("0493" + "BC" * 10 + "3C" + "00000000"))
+        parse_records(bytes.fromhex("0493" + "BC" * 10 + "3C" + "2A000000"))
 
 
 def test_truncated_data_raises_truncated_error() -> None:
@@ -187,26 +249,30 @@ def test_backward_flow_combinable_is_collected() -> None:
 
 
 def test_multiplicative_correction_vife_scales_value() -> None:
-    # elvaco: 02 FC 03 "HR%" 74 -> x 10^-2 %RH
-    (rec,) = parse_records(bytes.fromhex("02FC0348522574" + "2215"))
+    # VIF FC: the unit as LVAR text (sent last character first), then VIFE 74: x 10^-2.
+    unit = b"%RH"
+    header = bytes([INT16, VIF_PLAIN_TEXT, len(unit)]) + unit[::-1] + bytes([VIFE_TIMES_10E_2])
+    (rec,) = parse_records(header + (4321).to_bytes(2, "little"))
     assert rec.vif_range is VifRange.PLAIN_TEXT_UNIT
     assert rec.unit == "%RH"
-    assert rec.value == pytest.approx(54.10)
+    assert rec.value == pytest.approx(43.21)
 
 
 def test_manufacturer_vifes_after_ff_vife() -> None:
-    (rec,) = parse_records(bytes.fromhex("8101E7FF0F13"))
+    vib = bytes([VIF_EXTERNAL_TEMPERATURE | EXTENSION, VIFE_MANUFACTURER | EXTENSION, 0x21])
+    (rec,) = parse_records(build_header(vib, INT8, storage=5) + bytes([0x2A]))
     assert rec.vif_range is VifRange.EXTERNAL_TEMPERATURE
-    assert rec.combinables == (0x7F,)
-    assert rec.manufacturer_vifes == (0x0F,)
-    assert rec.storage == 2
+    assert rec.combinables == (VIFE_MANUFACTURER,)
+    assert rec.manufacturer_vifes == (0x21,)
+    assert rec.storage == 5
 
 
 def test_manufacturer_vif_is_unsigned_raw() -> None:
-    (rec,) = parse_records(bytes.fromhex("04FF2300080000"))
+    header = bytes([INT32, VIF_MANUFACTURER, 0x35])
+    (rec,) = parse_records(header + (0xC0001234).to_bytes(4, "little"))
     assert rec.vif_range is VifRange.MANUFACTURER_SPECIFIC
-    assert rec.manufacturer_vifes == (0x23,)
-    assert rec.value == 0x800
+    assert rec.manufacturer_vifes == (0x35,)
+    assert rec.value == 0xC0001234  # top bit set, still positive
 
 
 def test_fd_error_flags() -> None:
@@ -224,15 +290,15 @@ def test_fd_voltage_and_current() -> None:
 
 
 def test_fd_remaining_battery_life_days() -> None:
-    (rec,) = parse_records(bytes.fromhex("02FD74EE0F"))
+    (rec,) = parse_records(encode_record(build_header(VIFE_REMAINING_BATTERY_DAYS, INT16), 1825))
     assert rec.vif_range is VifRange.REMAINING_BATTERY_LIFE
-    assert rec.value == 4078
+    assert rec.value == 1825
 
 
 def test_fb_relative_humidity() -> None:
-    (rec,) = parse_records(bytes.fromhex("02FB1A0700"))
+    (rec,) = parse_records(encode_record(build_header(VIFE_RELATIVE_HUMIDITY_01, INT16), 463))
     assert rec.unit == "rh"
-    assert rec.value == pytest.approx(0.7)
+    assert rec.value == pytest.approx(46.3)
 
 
 def test_fb_mwh_and_gj_become_kwh() -> None:
@@ -259,9 +325,11 @@ def test_volume_flow_per_minute_becomes_m3h() -> None:
 
 
 def test_lvar_ascii_is_reversed() -> None:
-    (rec,) = parse_records(bytes.fromhex("0DFD0C0820353331334D4569"))
+    text = b"ACME-42 "
+    wire = build_header(VIFE_MODEL_VERSION, LVAR) + bytes([len(text)]) + text[::-1]
+    (rec,) = parse_records(wire)
     assert rec.vif_range is VifRange.MODEL_VERSION
-    assert rec.value == "iEM3135 "
+    assert rec.value == "ACME-42 "
 
 
 def test_lvar_reserved_length_is_unsupported() -> None:
