@@ -7,8 +7,8 @@ import json
 import sys
 from typing import Any, TextIO
 
-from concentratord.config.drivers import DriverFileError, driver_registry
 from concentratord.decode_cmd import load_keys
+from concentratord.driver_files import DriverFileError, driver_registry
 from protocols.analysis import analyze
 from protocols.errors import DecodeError
 from protocols.textformats import KeyFileError, telegram_from_hex

@@ -6,7 +6,7 @@ import json
 import sys
 from typing import Any, BinaryIO, TextIO
 
-from concentratord.config.drivers import DriverFileError, driver_registry
+from concentratord.driver_files import DriverFileError, driver_registry
 from protocols.errors import DecodeError
 from protocols.readout import error_fields, telegram_fields
 from protocols.textformats import KeyFileError, parse_key, parse_keys, telegram_from_hex

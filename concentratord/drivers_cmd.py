@@ -10,7 +10,7 @@ import json
 import sys
 from typing import Any, TextIO
 
-from concentratord.config.drivers import DriverFileError, driver_registry
+from concentratord.driver_files import DriverFileError, driver_registry
 from protocols.meters.base import MeterDriver
 from protocols.meters.data_driver import DataDriver
 from protocols.meters.media import media_name

@@ -1,6 +1,6 @@
 """Hardware-in-the-loop: the radio scenarios against a real module on a real port.
 
-Set CONCENTRATORD_HIL_PORT (e.g. /dev/ttyUSB0) and CONCENTRATORD_HIL_MODULE (im871a,
+Set CONCENTRATORD_HIL_PORT (e.g. /dev/ttyUSB0) and CONCENTRATORD_HIL_MODULE (im871a, iu891a,
 amb8465, rc1180, cul, rtlwmbus, rawtty); without them every test here is skipped with that
 reason. See docs/hil.md.
 """

@@ -27,7 +27,7 @@ class RadioFrame:
 
     The pipeline takes the driver's word for the CRCs
     (:func:`protocols.wmbus.link.strip_declared`): ``crc_present`` False means every byte
-    is data (the iM871A, Amber, RC1180, rtl_wmbus and rawtty drivers say so today), True
+    is data (the iM871A, iU891A, Amber, RC1180, rtl_wmbus and rawtty drivers say so today), True
     that the CRCs of ``frame_format`` are still in (the CUL), and None that the module
     cannot say, so that the layout is detected from the bytes.
     """

@@ -12,8 +12,12 @@ from radio.modules.registry import driver_class
 log = logging.getLogger(__name__)
 
 # Families with a handshake to recognise them by; rawtty and rtl_wmbus answer nothing,
-# so a probe cannot tell them from silence.
-PROBE_ORDER = ("im871a", "amb8465", "cul", "rc1180")
+# so a probe cannot tell them from silence. The iU891A comes right after the iM871A: the
+# older stick is the installed base, and the two cannot be mistaken for each other (HCI
+# start byte 0xA5 at 57600 baud against SLIP-framed requests with a CRC at 115200, each
+# answered only when its CRC holds); the iU891A's 30 wake-up ENDs also close off whatever
+# a probe before it left half-parsed in the module.
+PROBE_ORDER = ("im871a", "iu891a", "amb8465", "cul", "rc1180")
 
 
 async def probe(

@@ -33,18 +33,24 @@ KNOWN_IDS: dict[tuple[str, str], tuple[str, ...]] = {
     ("10c4", "87ed"): ("im871a",),  # IMST iM871A-USB (CP2102 with IMST ids) [unverified]
     ("03eb", "204b"): ("cul",),  # busware CUL / nanoCUL (culfw, Atmel USB) [unverified]
     ("0bda", "2838"): ("rtlwmbus",),  # RTL2832U SDR stick, read through rtl_wmbus
+    # IMST iU891A-XL: its USB vendor/product ids are not established from public sources,
+    # so it has no entry here (an invented id could claim someone else's device). It is
+    # recognised by its product string on the generic bridges (MODEL_HINTS) and by probing.
 }
-# Generic USB-serial bridges: any module family may sit behind them.
+# Generic USB-serial bridges: any module family may sit behind them. The iU891A comes
+# last: which bridge chip (if any) it uses is not established either.
 GENERIC_BRIDGES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("0403", "6001"): ("amb8465", "rc1180", "im871a", "cul"),  # FTDI FT232R
-    ("0403", "6015"): ("amb8465", "rc1180", "im871a", "cul"),  # FTDI FT-X
-    ("10c4", "ea60"): ("im871a", "amb8465", "rc1180", "cul"),  # Silicon Labs CP210x
+    ("0403", "6001"): ("amb8465", "rc1180", "im871a", "cul", "iu891a"),  # FTDI FT232R
+    ("0403", "6015"): ("amb8465", "rc1180", "im871a", "cul", "iu891a"),  # FTDI FT-X
+    ("10c4", "ea60"): ("im871a", "amb8465", "rc1180", "cul", "iu891a"),  # Silicon Labs CP210x
 }
 # Product strings that name the module on generic bridges [unverified].
 MODEL_HINTS: dict[str, str] = {
     "amb8465": "amb8465",
     "metis": "amb8465",
     "im871a": "im871a",
+    "iu891a": "iu891a",  # iU891A-XL USB stick
+    "im891a": "iu891a",  # iM891A-XL module on a bridge board (same device-info table)
     "rc1180": "rc1180",
     "cul": "cul",
 }

@@ -19,9 +19,9 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from concentratord.config.access import AccessConfig, RoleGrant
-from concentratord.config.drivers import DriverFileError, driver_registry
 from concentratord.config.model import Config, tenant_key
 from concentratord.config.sections import KeyedError
+from concentratord.driver_files import DriverFileError, driver_registry
 from protocols.meters.registry import Registry
 from protocols.textformats import KeyFileError, parse_keys
 

@@ -17,12 +17,14 @@ caller's (:mod:`protocols.meters.builtin_data` for the package's own, the daemon
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from protocols.meters.base import Fields, Mvt
 from protocols.meters.fieldspec import Attr, FieldSpec, KeyMatch, Match, Matcher, Quantity
 from protocols.meters.generic import GenericDriver
-from protocols.meters.lookup import BitLookup, IndexLookup, Lookup
+from protocols.meters.lookup import BitLookup, IndexLookup, Lookup, join_status
+from protocols.meters.mfct import TPL_MANUFACTURER_BITS, NamedDriver, tpl_flags_named
 from protocols.meters.specdriver import SpecDriver
 from protocols.records.model import Function, VifRange
 from protocols.telegram import Telegram
@@ -44,6 +46,7 @@ _TOP_KEYS = frozenset(
         "field",
         "lookup",
         "compact_layouts",
+        "tpl_status",
     }
 )
 _FIELD_KEYS = frozenset(
@@ -54,8 +57,14 @@ _MATCH_KEYS = frozenset(
     {"vif", "function", "storage", "tariff", "subunit", "combinables", "mfct_combinables", "key"}
 )
 _LOOKUP_KEYS = frozenset({"kind", "mask", "default", "bits", "values"})
+# The names a table may use, worked out once (every driver file is checked at start).
+VIF_NAMES = tuple(v.value for v in VifRange)
+FUNCTION_NAMES = tuple(f.value for f in Function)
+QUANTITY_NAMES = tuple(q.value for q in Quantity)
 MAX_FIELDS = 256  # a driver is a meter's fields, not a database
 MAX_MVT = 512
+# Placeholders of a field name that a storage or tariff span of its match expands.
+_SPANNED = (("{storage}", "storage"), ("{tariff}", "tariff"))
 
 
 class DriverDataError(ValueError):
@@ -68,7 +77,7 @@ class DriverDataError(ValueError):
         self.reason = reason
 
 
-class DataDriver:
+class DataDriver(NamedDriver):
     """A driver from a validated table (:func:`driver_from_table`)."""
 
     def __init__(
@@ -83,26 +92,21 @@ class DataDriver:
         compact_layouts: tuple[bytes, ...] = (),
         aliases: tuple[str, ...] = (),
         about: Mapping[str, Any] | None = None,
+        tpl_status: BitLookup | None = None,
     ) -> None:
-        self._name = name
-        self._mvt = mvt
+        super().__init__(name, mvt, aliases)
         self.generic_base = generic_base
         self.renames = dict(renames)
         self.drop = drop
         self.specs = specs
-        self.aliases = aliases
         self.about = dict(about or {})  # manufacturer, models, media, link modes, sources
+        self.tpl_status = tpl_status
+        if tpl_status is not None:
+            # The TPL flags are added in fields(), with the manufacturer bits named.
+            specs = tuple(
+                replace(spec, attrs=spec.attrs & ~Attr.INCLUDE_TPL_STATUS) for spec in specs
+            )
         self._spec = SpecDriver(name, mvt, specs, compact_layouts, aliases)
-
-    @property
-    def name(self) -> str:
-        """The driver's name as printed in ``meter``."""
-        return self._name
-
-    @property
-    def mvt(self) -> frozenset[Mvt]:
-        """The (manufacturer, version, device type) triples this driver serves."""
-        return self._mvt
 
     @property
     def compact_layouts(self) -> tuple[bytes, ...]:
@@ -112,6 +116,9 @@ class DataDriver:
     def fields(self, telegram: Telegram) -> Fields:
         """The generic fields renamed (with ``base = "generic"``), then the declared ones."""
         declared = self._spec.fields(telegram) if self.specs else {}
+        if self.tpl_status is not None:
+            flags = tpl_flags_named(telegram.status, self.tpl_status)
+            declared["status"] = join_status([str(declared.get("status", "OK")), *flags])
         if not self.generic_base:
             return declared
         out: Fields = {}
@@ -230,10 +237,8 @@ def _matcher(check: _Checker, value: Any, key: str) -> Matcher:
             return KeyMatch(hex_key)
         except ValueError:
             raise check.fail(key + ".key", f"must be hex bytes, got {hex_key!r}") from None
-    vif = check.enum(table.get("vif"), key + ".vif", [v.value for v in VifRange])
-    function = check.enum(
-        table.get("function", "instantaneous"), key + ".function", [f.value for f in Function]
-    )
+    vif = check.enum(table.get("vif"), key + ".vif", VIF_NAMES)
+    function = check.enum(table.get("function", "instantaneous"), key + ".function", FUNCTION_NAMES)
     combinables = frozenset(
         check.integer(c, f"{key}.combinables[{i}]", 0, 0x7F)
         for i, c in enumerate(table.get("combinables", []))
@@ -258,7 +263,7 @@ def _field(check: _Checker, value: Any, index: int, lookups: Mapping[str, Lookup
     table = check.table(value, key)
     check.unknown(table, frozenset(_FIELD_KEYS), key + ".")
     name = check.text(table.get("name"), key + ".name")
-    quantity = check.enum(table.get("quantity"), key + ".quantity", [q.value for q in Quantity])
+    quantity = check.enum(table.get("quantity"), key + ".quantity", QUANTITY_NAMES)
     raw_matches = table.get("match")
     if isinstance(raw_matches, Mapping):
         raw_matches = [raw_matches]
@@ -294,6 +299,71 @@ def _field(check: _Checker, value: Any, index: int, lookups: Mapping[str, Lookup
     return FieldSpec(name, Quantity(quantity), matchers, lookup, attrs, raw, unit, info)
 
 
+def _tpl_status(
+    check: _Checker,
+    table: Mapping[str, Any],
+    lookups: Mapping[str, Lookup],
+    specs: tuple[FieldSpec, ...],
+) -> BitLookup | None:
+    """The lookup ``tpl_status`` names for the TPL status byte's manufacturer bits."""
+    if "tpl_status" not in table:
+        return None
+    name = check.text(table["tpl_status"], "tpl_status")
+    lookup = lookups.get(name)
+    if lookup is None:
+        raise check.fail("tpl_status", f"no [lookup.{name}] table")
+    if not isinstance(lookup, BitLookup):
+        raise check.fail("tpl_status", f'[lookup.{name}] must be kind = "bits"')
+    for bit in lookup.bits:
+        if bit & ~TPL_MANUFACTURER_BITS:
+            raise check.fail(
+                f"lookup.{name}.bits",
+                f"{bit:#04x} is not a manufacturer bit of the TPL status (0x20, 0x40, 0x80)",
+            )
+    if not any(Attr.STATUS in spec.attrs for spec in specs):
+        raise check.fail("tpl_status", "needs a [[field]] with status = true")
+    return lookup
+
+
+def _pinned(matcher: Matcher, attr: str, number: int) -> Matcher:
+    """``matcher`` with its storage or tariff (``attr``) set to ``number``."""
+    if not isinstance(matcher, Match):
+        return matcher
+    if attr == "storage":
+        return replace(matcher, storage=number)
+    return replace(matcher, tariff=number)
+
+
+def _expanded(check: _Checker, spec: FieldSpec, key: str) -> tuple[FieldSpec, ...]:
+    """``spec`` once per storage (tariff) number of its match's span when its name holds
+    ``{storage}`` (``{tariff}``), the number written in; else ``spec`` alone."""
+    specs: tuple[FieldSpec, ...] = (spec,)
+    for placeholder, attr in _SPANNED:
+        if placeholder not in spec.name:
+            continue
+        spans = set()
+        for matcher in spec.match:
+            if not isinstance(matcher, Match):
+                raise check.fail(key + ".name", f"{placeholder} needs matches by vif, not key")
+            span = getattr(matcher, attr)
+            spans.add((span, span) if isinstance(span, int) else span)
+        if len(spans) != 1:
+            raise check.fail(key + ".match", f"{placeholder}: every match needs the same {attr}")
+        low, high = spans.pop()
+        if high - low >= MAX_FIELDS:
+            raise check.fail(f"{key}.match.{attr}", f"{placeholder}: span wider than {MAX_FIELDS}")
+        specs = tuple(
+            replace(
+                one,
+                name=one.name.replace(placeholder, str(number)),
+                match=tuple(_pinned(m, attr, number) for m in one.match),
+            )
+            for one in specs
+            for number in range(low, high + 1)
+        )
+    return specs
+
+
 def driver_from_table(table: Mapping[str, Any], source: str) -> DataDriver:
     """The driver a parsed TOML table declares; :class:`DriverDataError` naming ``source``
     and the key when it is not valid."""
@@ -311,9 +381,16 @@ def driver_from_table(table: Mapping[str, Any], source: str) -> DataDriver:
     raw_fields = table.get("field", [])
     if not isinstance(raw_fields, list) or len(raw_fields) > MAX_FIELDS:
         raise check.fail("field", f"must be a list of at most {MAX_FIELDS} [[field]] tables")
-    specs = tuple(_field(check, f, i, lookups) for i, f in enumerate(raw_fields))
+    specs = tuple(
+        spec
+        for i, f in enumerate(raw_fields)
+        for spec in _expanded(check, _field(check, f, i, lookups), f"field[{i}]")
+    )
+    if len(specs) > MAX_FIELDS:
+        raise check.fail("field", f"more than {MAX_FIELDS} fields once spans are expanded")
     if base == "none" and not specs:
         raise check.fail("field", 'base = "none" needs at least one [[field]]')
+    tpl_status = _tpl_status(check, table, lookups, specs)
     renames = {
         old: check.text(new, f"renames.{old}")
         for old, new in check.table(table.get("renames", {}), "renames").items()
@@ -342,4 +419,5 @@ def driver_from_table(table: Mapping[str, Any], source: str) -> DataDriver:
         compact_layouts=tuple(layouts),
         aliases=aliases,
         about=about,
+        tpl_status=tpl_status,
     )

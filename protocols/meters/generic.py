@@ -18,27 +18,31 @@ snake case in the canonical unit of the record (``_kwh`` for energy whatever the
 - the unit suffix last. Two records that still end up with the same name are told apart by
   their header: the second becomes e.g. ``total_04933c_m3``.
 
-Manufacturer-specific records (VIF 0x7F, DIF 0x0F/0x1F) and compact profiles (VIFE 0x1E /
-0x1F) are left out: their layout is the manufacturer's or the driver's to read (they stay
-available in ``Telegram.records``). ``status`` is built from the
-TPL status byte (EN 13757-3 clause 7.4.2 / table 9) and the error flags record (FD 17).
+Manufacturer-specific records (VIF 0x7F, DIF 0x0F/0x1F) are left out: their layout is the
+manufacturer's (they stay available in ``Telegram.records``). A compact profile (combinable
+VIFE 0x13, 0x1E or 0x1F: a series of values in one record, protocols/records/profile.py)
+is expanded when its base date is known (a date record of the same storage number):
+element ``n`` (1-based, in the order sent) is named as the same quantity at storage
+number ``base + n`` (``consumption_at_set_date_9_hca`` for element 1 of an HCA profile of
+storage 8), its date ``<that name without the unit>_date``. A profile that cannot be read,
+or has no base date, is left out. ``status`` is built from the TPL status byte
+(EN 13757-3 clause 7.4.2 / table 9) and the error flags record (FD 17).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
+from protocols.errors import DecodeError
 from protocols.meters.base import Fields, FieldValue, Mvt
 from protocols.records.model import Function, Record, VifRange
+from protocols.records.profile import base_date, expand, is_profile, parse_profile
 from protocols.telegram import Telegram
 
 _BACKWARD = 0x3C  # accumulation of the absolute value of negative contributions only
 _FORWARD = 0x3B  # accumulation of positive contributions only
 _COMBINABLE_EXTENSION = 0x7C  # next VIFE from the combinable extension table (FC)
-# Combinable VIFEs announcing a compact profile (EN 13757-3 table 15): a series of values
-# packed in one LVAR record, which only a driver that knows its layout may expand; printed
-# as one value it would be a hex string under a unit's name.
-COMPACT_PROFILE_VIFES = frozenset({0x1E, 0x1F})  # with / without register numbers
 
 # Quantity -> (stem for storage 0, stem for storage 1 or None for "_storage_1").
 _STEMS: dict[VifRange, tuple[str, str | None]] = {
@@ -95,9 +99,8 @@ _UNIT_CHARS = re.compile(r"[^a-z0-9]+")
 
 
 def is_compact_profile(record: Record) -> bool:
-    """Whether ``record`` is a compact profile (its last VIFE is 0x1E or 0x1F)."""
-    combinables = record.combinables
-    return bool(combinables) and combinables[-1] in COMPACT_PROFILE_VIFES
+    """Whether ``record`` is a compact profile (combinable VIFE 0x13, 0x1E or 0x1F)."""
+    return is_profile(record)
 
 
 def status_flags(status: int | None) -> list[str]:
@@ -198,9 +201,13 @@ class GenericDriver:
         """Every standard record as a field, plus ``status`` (and ``error_flags``)."""
         out: Fields = {}
         flags = status_flags(telegram.status)
-        for record in telegram.records:
+        records = telegram.records
+        for record in records:
             rng = record.vif_range
-            if rng is VifRange.MANUFACTURER_SPECIFIC or is_compact_profile(record):
+            if rng is VifRange.MANUFACTURER_SPECIFIC:
+                continue
+            if is_profile(record):
+                self._put_profile(out, records, record)
                 continue
             if rng is VifRange.ERROR_FLAGS and isinstance(record.raw, int):
                 text = f"ERROR_FLAGS_{record.raw:X}" if record.raw else "OK"
@@ -213,6 +220,26 @@ class GenericDriver:
             self._put(out, name, _unit_suffix(record.unit), record, _field_value(record))
         out["status"] = " ".join(sorted(set(flags))) if flags else "OK"
         return out
+
+    @classmethod
+    def _put_profile(
+        cls, out: Fields, records: tuple[Record, ...] | list[Record], record: Record
+    ) -> None:
+        """The elements of a compact profile with their dates (nothing when it cannot be
+        read or has no base date)."""
+        base = base_date(records, record)
+        if base is None:
+            return
+        try:
+            elements = expand(parse_profile(record), base)
+        except DecodeError:
+            return
+        suffix = _unit_suffix(record.unit)
+        for n, (date, value) in enumerate(elements, start=1):
+            name = field_name(replace(record, storage=record.storage + n))
+            stem = name[: len(name) - len(suffix)] if suffix else name
+            cls._put(out, name, suffix, record, value)
+            cls._put(out, f"{stem}_date", "", record, date)
 
     @staticmethod
     def _put(out: Fields, name: str, suffix: str, record: Record, value: FieldValue) -> None:

@@ -13,12 +13,16 @@ and the driver degrades to the generic fields.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import replace
 
 from protocols.errors import DecodeError, TruncatedError
-from protocols.meters.base import Fields, Mvt
+from protocols.meters.base import Fields, FieldValue, Mvt
+from protocols.meters.fieldspec import Attr, FieldSpec, Match, Quantity, field
 from protocols.meters.generic import GenericDriver
-from protocols.records.model import Record
+from protocols.meters.lookup import BitLookup, tpl_status_flags
+from protocols.records.model import Function, Record, VifRange
+from protocols.records.profile import add_months
 from protocols.telegram import Telegram
 
 _GENERIC = GenericDriver()
@@ -26,11 +30,22 @@ _GENERIC = GenericDriver()
 # DIF 0x0F: manufacturer data to the end; 0x1F: the same, and more records follow.
 _MANUFACTURER_DIFS = (b"\x0f", b"\x1f")
 
+# The error flags of meters that publish no meaning for their bits: each set bit is
+# reported as ERROR_FLAGS_<HEX>.
+_UNNAMED_ERROR_FLAGS = BitLookup("ERROR_FLAGS", {}, mask=0xFFFF, default="OK")
 
-class ExtendedDriver(ABC):
-    """The generic fields plus the values of :meth:`extra` (subclasses define it)."""
+# TPL status byte (EN 13757-3/-7): bits 0-4 are the standard's (application status and
+# three flags), bits 5-7 are left to the manufacturer.
+TPL_STANDARD_BITS = 0x1F
+TPL_MANUFACTURER_BITS = 0xE0
 
-    def __init__(self, name: str, mvt: tuple[Mvt, ...], aliases: tuple[str, ...] = ()) -> None:
+
+class NamedDriver:
+    """What the registry asks of every driver besides its fields: the name, the
+    (manufacturer, version, device type) triples and the aliases. No compact layouts: the
+    meters of these drivers send full frames."""
+
+    def __init__(self, name: str, mvt: Iterable[Mvt], aliases: tuple[str, ...] = ()) -> None:
         self._name = name
         self._mvt = frozenset(mvt)
         self.aliases = aliases
@@ -49,6 +64,10 @@ class ExtendedDriver(ABC):
     def compact_layouts(self) -> tuple[bytes, ...]:
         """None: these meters send full frames."""
         return ()
+
+
+class ExtendedDriver(NamedDriver, ABC):
+    """The generic fields plus the values of :meth:`extra` (subclasses define it)."""
 
     def fields(self, telegram: Telegram) -> Fields:
         """The generic fields, with the manufacturer-specific ones added (or replacing)."""
@@ -136,3 +155,72 @@ def with_flag(status: object, flag: str) -> str:
     flags = set() if status in (None, "", "OK") else set(str(status).split())
     flags.add(flag)
     return " ".join(sorted(flags))
+
+
+def months_before(date: str | None, months: int) -> str | None:
+    """``YYYY-MM-DD`` ``months`` calendar months before ``date``, the day clamped to the
+    length of that month; ``None`` when ``date`` is not such a date."""
+    if date is None:
+        return None
+    return add_months(date, -months, keep_month_end=False)
+
+
+def tpl_flags_named(status: int | None, manufacturer: BitLookup) -> list[str]:
+    """The flags of a TPL status byte, its manufacturer bits (5-7) named by
+    ``manufacturer`` (bits it does not name as ``<its name>_<HEX>``); ``[]`` when the byte
+    is absent or 0."""
+    if not status:
+        return []
+    return [
+        *tpl_status_flags(status & TPL_STANDARD_BITS),
+        *manufacturer.flags(status & TPL_MANUFACTURER_BITS),
+    ]
+
+
+def record_number(record: Record) -> FieldValue:
+    """A record's value as the drivers print numbers: a float to six decimals, an integer
+    as it is, anything else (invalid, not a number) ``None``."""
+    value = record.value
+    if isinstance(value, float):
+        return round(value, 6)
+    return value if isinstance(value, int) else None
+
+
+def is_plain(record: Record) -> bool:
+    """An instantaneous reading of tariff 0 and subunit 0 without combinable VIFEs, in any
+    storage: a register's plain value (not its maximum, a tariff or an input's)."""
+    return (
+        record.function is Function.INSTANTANEOUS
+        and record.tariff == 0
+        and record.subunit == 0
+        and not record.combinables
+    )
+
+
+def is_current_register(record: Record) -> bool:
+    """A plain reading (:func:`is_plain`) of storage 0 without manufacturer VIFEs: the
+    register's value now."""
+    return is_plain(record) and record.storage == 0 and not record.manufacturer_vifes
+
+
+def storage_history(telegram: Telegram, vif: VifRange, storages: range) -> dict[int, FieldValue]:
+    """Storage number -> value (:func:`record_number`) of the first plain ``vif`` record
+    (:func:`is_plain`) of each storage in ``storages``, in the order the telegram sends
+    them: the history registers a meter keeps for earlier periods."""
+    out: dict[int, FieldValue] = {}
+    for record in telegram.records:
+        if (
+            record.vif_range is vif
+            and record.storage in storages
+            and record.storage not in out
+            and is_plain(record)
+        ):
+            out[record.storage] = record_number(record)
+    return out
+
+
+def error_flags_status(lookup: BitLookup = _UNNAMED_ERROR_FLAGS, *, tpl: bool = False) -> FieldSpec:
+    """``status`` from the standard error flags record (VIF FD 17) through ``lookup`` (by
+    default 16 bits, none of them named); ``tpl``: with the flags of the TPL status byte."""
+    attrs = Attr.STATUS | Attr.INCLUDE_TPL_STATUS if tpl else Attr.STATUS
+    return field("status", Quantity.TEXT, Match(VifRange.ERROR_FLAGS), lookup=lookup, attrs=attrs)

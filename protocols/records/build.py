@@ -11,15 +11,17 @@ Two levels:
 
 :func:`build_header` makes the DIB from named fields, so a simulator can write
 ``encode_scaled(build_header(b"\\x13", 0x4, storage=1), 3.871)`` for "volume, storage 1,
-int32, litres". :func:`encode_records` concatenates records. Parsing what these build
-gives back the same header, fields and value (tests/protocols/test_records_build.py checks
-this with hypothesis).
+int32, litres". :func:`encode_records` concatenates records; :func:`encode_profile` makes
+a compact-profile record (protocols/records/profile.py) from a series of values. Parsing
+what these build gives back the same header, fields and value (tests/protocols/
+test_records_build.py and test_records_profile.py check this with hypothesis).
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from fractions import Fraction
 
 from protocols.records.dif import (
     BCD_FIELDS,
@@ -147,3 +149,69 @@ def encode_manufacturer_data(data: bytes, *, more_follows: bool = False) -> byte
 def encode_records(records: Iterable[tuple[bytes, RawValue]]) -> bytes:
     """Concatenate ``encode_record(header, value)`` for each (header, raw value) pair."""
     return b"".join(encode_record(h, v) for h, v in records)
+
+
+def encode_profile(
+    vib: bytes,
+    values: Sequence[float | int | None],
+    *,
+    element_field: int = 0x4,
+    kind: int = 0x13,
+    unit: int = 3,
+    spacing: int = 0xFE,
+    mode: int = 0,
+    function: Function = Function.INSTANTANEOUS,
+    storage: int = 0,
+    tariff: int = 0,
+    subunit: int = 0,
+    dangling: bytes = b"",
+) -> bytes:
+    """A compact-profile record: ``values`` (in the canonical unit, ``None``: no value) as
+    elements of data field code ``element_field``, under the quantity ``vib`` (VIF and
+    VIFEs without the profile VIFE ``kind``, which is appended: 0x13, 0x1E or 0x1F).
+
+    ``unit`` / ``spacing`` / ``mode`` are the spacing control fields (protocols/records/
+    profile.py); the LVAR length byte is the plain length, as meters send it. ``None``
+    becomes the "no value" marker: hex digits for BCD, the most negative number for signed
+    binary elements (modes 0 and 3; unsigned modes 1 and 2 have none). ``dangling`` bytes
+    are appended after the elements (for tests of that warning).
+    """
+    if not vib or vib[0] & 0x7F == 0x7C:
+        raise ValueError("encode_profile needs a VIF that is not a plain-text VIF")
+    if element_field in BCD_FIELDS:
+        bcd = True
+    elif element_field in INTEGER_FIELDS:
+        bcd = False
+    else:
+        raise ValueError(f"no compact profile element of data field 0x{element_field:X}")
+    if not 0 <= unit <= 3 or not 0 <= mode <= 3 or not 0 <= spacing <= 0xFF:
+        raise ValueError("spacing unit and mode are 2 bits, the spacing value a byte")
+    full_vib = bytes(vib[:-1]) + bytes((vib[-1] | 0x80, kind))
+    dib = encode_dib(FIELD_LVAR, function, storage, tariff, subunit)
+    h = _header(dib + full_vib)
+    size = DATA_LENGTH[element_field]
+    signed = mode in (0, 3)
+    body = bytearray((mode << 6 | unit << 4 | element_field, spacing))
+    for value in values:
+        if value is None:
+            if bcd:
+                body += b"\xff" * size
+            elif signed:
+                body += (1 << (8 * size - 1)).to_bytes(size, "little")
+            else:
+                raise ValueError("an unsigned (increment) profile element has no no-value marker")
+            continue
+        raw = round(Fraction(value) * h.den / h.num)  # exact, also for 64-bit integers
+        if bcd:
+            body += encode_bcd(raw, size)
+            continue
+        if signed and raw == -(1 << (8 * size - 1)):
+            raise ValueError(f"{value} is the no-value marker of a {size}-byte element")
+        try:
+            body += raw.to_bytes(size, "little", signed=signed)
+        except OverflowError as err:
+            raise ValueError(f"{value} does not fit a {size}-byte element") from err
+    body += dangling
+    if len(body) > 0xBF:
+        raise ValueError("compact profile longer than 191 bytes")
+    return dib + full_vib + bytes((len(body),)) + bytes(body)

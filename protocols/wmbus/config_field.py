@@ -27,8 +27,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from protocols.wmbus import layers
-
 
 class Security(Enum):
     """What the decoder does with a mode."""
@@ -111,15 +109,15 @@ def parse_configuration_field(raw: int) -> ConfigurationField:
     mode = (raw >> 8) & 0x1F
     if mode not in (0, 5, 7):
         return ConfigurationField(raw, mode, None, None, None, None, None, None, None)
-    cf = layers.ConfigurationField.parse(raw.to_bytes(2, "little"))
+    # The bits of the table above (layers.ConfigurationField declares the same layout).
     return ConfigurationField(
         raw,
         mode,
-        encrypted_blocks=cf.N if mode in (5, 7) else None,
-        bidirectional=cf.B,
-        accessibility=cf.A,
-        synchronous=cf.S,
-        content=cf.CC,
-        repeated_access=cf.R,
-        hop_counter=cf.H,
+        encrypted_blocks=(raw >> 4) & 0x0F if mode in (5, 7) else None,
+        bidirectional=bool(raw & 0x8000),
+        accessibility=bool(raw & 0x4000),
+        synchronous=bool(raw & 0x2000),
+        content=(raw >> 2) & 0x03,
+        repeated_access=bool(raw & 0x0002),
+        hop_counter=bool(raw & 0x0001),
     )

@@ -250,19 +250,19 @@ class TelegramDecoder:
             acc, status, cf = layers.TPL_SHORT.unpack_from(frame, pos)
             meter, m_field, a_field = st.link, st.m_field, st.a_field
             pos += layers.TPL_SHORT.size
-        config = parse_configuration_field(cf)
-        mode = config.mode
+        mode = (cf >> 8) & 0x1F  # the one bit field read per telegram (config_field.py)
         st.access_number = acc
         payload = frame[pos:]
-        if mode == 2:
-            payload = self._mode2(st, meter, cf, payload, pos)
-        elif mode == 5:
+        if mode == 5:
             payload = self._mode5(st, meter, m_field, a_field, acc, cf, payload, pos)
         elif mode == 7:
             payload = self._mode7(st, meter, a_field, cf, frame, pos)
-        elif config.security is Security.SPECIFIC:
-            return self._specific(st, c_field, ci, meter, status, config, payload)
+        elif mode == 2:
+            payload = self._mode2(st, meter, cf, payload, pos)
         elif mode != 0:
+            config = parse_configuration_field(cf)
+            if config.security is Security.SPECIFIC:
+                return self._specific(st, c_field, ci, meter, status, config, payload)
             raise UnsupportedError(
                 f"TPL security mode {mode} ({config.name}) is not supported", offset=pos - 2
             )

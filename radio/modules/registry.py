@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # the names are needed by the CLI and the configuration at ev
 # name -> (module path, driver class)
 DRIVERS: dict[str, tuple[str, str]] = {
     "im871a": ("radio.modules.imst", "Im871aDriver"),
+    "iu891a": ("radio.modules.iu891a", "Iu891aDriver"),
     "amb8465": ("radio.modules.amber", "Amb8465Driver"),
     "rc1180": ("radio.modules.radiocrafts", "Rc1180Driver"),
     "cul": ("radio.modules.cul", "CulDriver"),

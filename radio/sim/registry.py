@@ -8,6 +8,7 @@ from radio.sim.emulator import ModuleEmulator
 
 EMULATORS: dict[str, tuple[str, str]] = {
     "im871a": ("radio.sim.imst", "Im871aEmulator"),
+    "iu891a": ("radio.sim.iu891a", "Iu891aEmulator"),
     "amb8465": ("radio.sim.amber", "Amb8465Emulator"),
     "rc1180": ("radio.sim.radiocrafts", "Rc1180Emulator"),
     "cul": ("radio.sim.cul", "CulEmulator"),

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from concentratord.config import ConfigError, load_config, load_drivers
-from concentratord.config.drivers import MAX_DRIVER_FILE_BYTES
+from concentratord.driver_files import MAX_DRIVER_FILE_BYTES
 from concentratord.pipeline import Pipeline, Tenant
 from protocols.records import encode_scaled
 from protocols.telegram import MeterAddress

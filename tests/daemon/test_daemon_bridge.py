@@ -109,6 +109,11 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Day]:
         share = gw.emulator.awake_share(
             monotonic_of(gw, MEASURE_FROM), monotonic_of(gw, MEASURE_TO)
         )
+        # For bench/README.md and the closing note (pytest -s shows it).
+        print(
+            f"bridge day: emulated radio-on share {share:.4f}"
+            f" (configured {LISTEN / (LISTEN + SLEEP):.4f})"
+        )
         yield Day(
             gw,
             field,

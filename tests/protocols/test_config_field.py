@@ -10,6 +10,7 @@ from protocols.errors import UnsupportedError, WrongKeyError
 from protocols.readout import telegram_fields
 from protocols.records import encode_scaled
 from protocols.telegram import MeterAddress
+from protocols.wmbus import layers
 from protocols.wmbus.build import TelegramSpec, Tpl, build_telegram
 from protocols.wmbus.config_field import Security, mode_name, parse_configuration_field
 from protocols.wmbus.decoder import TelegramDecoder
@@ -108,3 +109,23 @@ def test_an_aes_mode_with_a_des_key_is_the_wrong_key_said_so() -> None:
     frame = build_telegram(TelegramSpec(METER, RECORDS, security_mode=5), bytes(16))
     with pytest.raises(WrongKeyError, match="mode 5 needs a 16-byte AES key"):
         TelegramDecoder({METER.id: DES_KEY}).decode(frame)
+
+
+def test_the_fields_are_the_bits_of_the_layer_declaration_for_every_value() -> None:
+    # config_field.py reads bits by hand for speed; layers.ConfigurationField declares them.
+    for raw in range(1 << 16):
+        cf = parse_configuration_field(raw)
+        if cf.mode not in (0, 5, 7):
+            continue
+        declared = layers.ConfigurationField.parse(raw.to_bytes(2, "little"))
+        assert (cf.bidirectional, cf.accessibility, cf.synchronous) == (
+            declared.B,
+            declared.A,
+            declared.S,
+        )
+        assert (cf.content, cf.repeated_access, cf.hop_counter) == (
+            declared.CC,
+            declared.R,
+            declared.H,
+        )
+        assert cf.encrypted_blocks == (declared.N if cf.mode else None)

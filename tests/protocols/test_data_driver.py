@@ -145,3 +145,90 @@ def test_an_extended_registry_serves_the_added_driver() -> None:
     registry = BUILTIN.extended([acme()])
     assert registry.driver_for(METER).name == "acme"
     assert BUILTIN.driver_for(METER).name == "generic"
+
+
+# -- tpl_status: the manufacturer bits of the TPL status byte ------------------------------
+
+TAMPER = {"kind": "bits", "bits": {"0x40": "TAMPER"}}
+
+
+def test_tpl_status_names_the_manufacturer_bits_and_keeps_the_standard_ones() -> None:
+    driver = acme(tpl_status="tpl", lookup={**tomllib.loads(ACME)["lookup"], "tpl": TAMPER})
+    # 0x40 named, 0x20 unnamed (reported under the lookup's name), 0x04 standard
+    fields = driver.fields(telegram(block(1.0, 0x01), status=0x40 | 0x20 | 0x04))
+    assert fields["status"] == "LEAK POWER_LOW TAMPER TPL_20"
+    assert driver.fields(telegram(block(1.0, 0), status=None))["status"] == "OK"
+
+
+def test_tpl_status_replaces_the_generic_names_of_include_tpl_status() -> None:
+    table = tomllib.loads(ACME)
+    table["field"][1]["include_tpl_status"] = True
+    plain = driver_from_table(table, "acme.toml")
+    assert plain.fields(telegram(block(1.0, 0), status=0x40))["status"] == "TPL_STATUS_40"
+    table.update(tpl_status="tpl", lookup={**table["lookup"], "tpl": TAMPER})
+    named = driver_from_table(table, "acme.toml")
+    assert named.fields(telegram(block(1.0, 0), status=0x40))["status"] == "TAMPER"
+
+
+def test_tpl_status_is_validated() -> None:
+    def refused(**changes: Any) -> str:
+        with pytest.raises(DriverDataError) as caught:
+            acme(**changes)
+        return str(caught.value)
+
+    lookups = tomllib.loads(ACME)["lookup"]
+    assert "tpl_status: no [lookup.tpl] table" in refused(tpl_status="tpl")
+    index = {"kind": "index", "mask": 0xE0, "values": {"0x20": "X"}}
+    assert 'must be kind = "bits"' in refused(tpl_status="tpl", lookup={**lookups, "tpl": index})
+    low = {"kind": "bits", "bits": {"0x04": "X"}}
+    message = refused(tpl_status="tpl", lookup={**lookups, "tpl": low})
+    assert "lookup.tpl.bits: 0x04 is not a manufacturer bit" in message
+    fields = tomllib.loads(ACME)["field"][:1]
+    message = refused(tpl_status="tpl", field=fields, lookup={**lookups, "tpl": TAMPER})
+    assert "tpl_status: needs a [[field]] with status = true" in message
+
+
+# -- {storage} / {tariff}: one field per number of a span ----------------------------------
+
+
+def _history(**match: Any) -> dict[str, Any]:
+    return {"name": "total_{storage}", "quantity": "volume", "match": {"vif": "volume", **match}}
+
+
+def test_a_storage_placeholder_expands_to_one_field_per_storage() -> None:
+    driver = acme(field=[_history(storage=[1, 3])], lookup={})
+    assert [spec.output_name() for spec in driver.specs] == [
+        "total_1_m3",
+        "total_2_m3",
+        "total_3_m3",
+    ]
+    records = b"".join(
+        encode_scaled(bytes.fromhex(header), value)
+        # storage 1, storage 3 (DIF bit 6 + DIFE storage bit 1), storage 0 (not a field)
+        for header, value in (("4413", 1.5), ("C40113", 2.5), ("0413", 9.0))
+    )
+    assert driver.fields(telegram(records)) == {"total_1_m3": 1.5, "total_3_m3": 2.5}
+
+
+def test_a_tariff_placeholder_expands_with_the_storage_one() -> None:
+    spec = {**_history(storage=[0, 1], tariff=[1, 2]), "name": "e_s{storage}_t{tariff}"}
+    driver = acme(field=[spec], lookup={})
+    names = [s.output_name() for s in driver.specs]
+    assert names == ["e_s0_t1_m3", "e_s0_t2_m3", "e_s1_t1_m3", "e_s1_t2_m3"]
+
+
+def test_a_placeholder_needs_matches_with_one_span() -> None:
+    def refused(spec: dict[str, Any]) -> str:
+        with pytest.raises(DriverDataError) as caught:
+            acme(field=[spec], lookup={})
+        return str(caught.value)
+
+    keyed = {"name": "x_{storage}", "quantity": "volume", "match": {"key": "0413"}}
+    assert "field[0].name: {storage} needs matches by vif" in refused(keyed)
+    two = {**_history(), "match": [{"vif": "volume", "storage": 1}, {"vif": "volume"}]}
+    assert "field[0].match: {storage}: every match needs the same storage" in refused(two)
+    assert "field[0].match.storage: {storage}: span wider than 256" in refused(
+        _history(storage=[0, 300])
+    )
+    with pytest.raises(DriverDataError, match="more than 256 fields once spans are expanded"):
+        acme(field=[_history(storage=[0, 200]), _history(storage=[201, 400])], lookup={})

@@ -9,6 +9,7 @@ from protocols.records import parse_records
 from protocols.records.build import (
     build_header,
     encode_manufacturer_data,
+    encode_profile,
     encode_record,
     encode_records,
     encode_scaled,
@@ -228,3 +229,59 @@ def test_field_name_of_date_time_storage() -> None:
 def test_invalid_value_is_null() -> None:
     fields = _fields("0C13FFFFFFFF")
     assert fields["total_m3"] is None
+
+
+def _base_date(storage: int, date: str = "2026-02-01") -> tuple[bytes, str]:
+    return (build_header(VIF_DATE_G, INT16, storage=storage), date)
+
+
+def test_inverse_profile_is_one_value_per_storage_number_with_its_date() -> None:
+    profile = encode_profile(VIF_HCA, [12, None, 7], element_field=BCD6, kind=0x13, storage=8)
+    fields = _fields(encode_records([_base_date(8), (build_header(VIF_HCA, BCD6), 5)]) + profile)
+    assert fields["current_consumption_hca"] == 5
+    assert fields["meter_date_storage_8"] == "2026-02-01"
+    assert fields["consumption_at_set_date_9_hca"] == 12
+    assert fields["consumption_at_set_date_9_date"] == "2026-01-01"
+    assert fields["consumption_at_set_date_10_hca"] is None  # no value, still dated
+    assert fields["consumption_at_set_date_10_date"] == "2025-12-01"
+    assert fields["consumption_at_set_date_11_hca"] == 7
+    assert fields["consumption_at_set_date_11_date"] == "2025-11-01"
+    assert "consumption_at_set_date_12_hca" not in fields
+    assert not any(isinstance(v, str) and v.startswith("3BFE") for v in fields.values())
+
+
+def test_compact_profile_is_scaled_and_runs_newest_first() -> None:
+    # 0x1F as the fhkvdataiv vector shows it: the last element one month after the base.
+    profile = encode_profile(VIF_VOLUME_L, [0.5, 0.25], element_field=INT32, kind=0x1F, storage=1)
+    fields = _fields(encode_records([_base_date(1, "2023-01-31")]) + profile)
+    assert fields["target_date"] == "2023-01-31"
+    assert fields["total_storage_2_m3"] == pytest.approx(0.5)
+    assert fields["total_storage_2_date"] == "2023-03-31"
+    assert fields["total_storage_3_m3"] == pytest.approx(0.25)
+    assert fields["total_storage_3_date"] == "2023-02-28"
+
+
+def test_profile_without_base_date_or_unreadable_is_left_out() -> None:
+    profile = encode_profile(VIF_HCA, [12], element_field=BCD6, kind=0x13, storage=8)
+    other_storage = encode_records([_base_date(1)])
+    assert set(_fields(other_storage + profile)) == {"target_date", "status"}
+    for kind in (0x1E, 0x1F):  # real32 elements: no known element size
+        header = build_header(bytes((VIF_HCA[0] | 0x80, kind)), 0xD, storage=8)
+        body = bytes([0x35, 0xFE, 0, 0, 0, 0])
+        fields = _fields(encode_records([_base_date(8)]) + header + bytes([len(body)]) + body)
+        assert set(fields) == {"meter_date_storage_8", "status"}
+
+
+def test_profile_with_a_dangling_byte_is_still_expanded() -> None:
+    profile = encode_profile(VIF_HCA, [3], element_field=INT16, storage=8, dangling=b"\x01")
+    fields = _fields(encode_records([_base_date(8)]) + profile)
+    assert fields["consumption_at_set_date_9_hca"] == 3
+
+
+def test_profile_element_colliding_with_a_record_gets_a_header_qualified_name() -> None:
+    profile = encode_profile(VIF_HCA, [12], element_field=BCD6, kind=0x13, storage=8)
+    storage_9 = (build_header(VIF_HCA, INT16, storage=9), 40)
+    fields = _fields(encode_records([_base_date(8), storage_9]) + profile)
+    assert fields["consumption_at_set_date_9_hca"] == 40
+    assert fields["consumption_at_set_date_9_8d04ee13_hca"] == 12
+    assert fields["consumption_at_set_date_9_date"] == "2026-01-01"

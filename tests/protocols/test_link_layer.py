@@ -11,7 +11,12 @@ from protocols.errors import CrcError, FormatError, TruncatedError
 from protocols.records import Function
 from protocols.records.build import build_header, encode_records
 from protocols.telegram import MeterAddress
-from protocols.wmbus.address import id_from_bytes, manufacturer_code, manufacturer_field
+from protocols.wmbus.address import (
+    id_from_bytes,
+    id_to_bytes,
+    manufacturer_code,
+    manufacturer_field,
+)
 from protocols.wmbus.build import EllSpec, TelegramSpec, Tpl, build_telegram
 from protocols.wmbus.link import (
     FrameFormat,
@@ -187,3 +192,19 @@ def test_peek_address_gives_manufacturer_id_version_and_device_type() -> None:
 def test_peek_address_needs_the_link_header_up_to_the_ci_field() -> None:
     with pytest.raises(TruncatedError):
         peek_address(KAMSTRUP_FRAME[:10])
+
+
+def test_a_diehl_prios_frame_gives_its_address_as_prios_lays_it_out() -> None:
+    # PRIOS on CI 0xA0-0xA7: the A field is version, device type, then the id.
+    m_field = manufacturer_field("DME").to_bytes(2, "little")
+    a_field = bytes([0x78, 0x07]) + id_to_bytes("20481979")
+    frame = bytes([0x44]) + m_field + a_field + bytes([0xA2]) + bytes(8)
+    address = peek_address(bytes([len(frame)]) + frame)
+    assert address == MeterAddress("DME", "20481979", 0x78, 0x07)
+
+
+def test_the_same_layout_on_a_standard_ci_is_read_as_the_standard_says() -> None:
+    m_field = manufacturer_field("DME").to_bytes(2, "little")
+    a_field = id_to_bytes("20481979") + bytes([0x78, 0x07])
+    frame = bytes([0x44]) + m_field + a_field + bytes([0x7A]) + bytes(8)
+    assert peek_address(bytes([len(frame)]) + frame) == MeterAddress("DME", "20481979", 0x78, 0x07)

@@ -11,7 +11,7 @@ from radio.probe import probe
 from radio.sim.registry import emulator_class
 
 
-@pytest.mark.parametrize("module", ["im871a", "amb8465", "cul", "rc1180"])
+@pytest.mark.parametrize("module", ["im871a", "iu891a", "amb8465", "cul", "rc1180"])
 def test_probe_finds_the_family_that_answers(module: str) -> None:
     emulator = emulator_class(module)()
     emulator.start()

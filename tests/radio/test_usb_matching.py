@@ -25,6 +25,12 @@ FTDI_PLAIN = {
     "ID_MODEL_ID": "6001",
     "ID_MODEL": "FT232R_USB_UART",
 }
+CP210X_IU891A = {
+    "DEVNAME": "/dev/ttyUSB3",
+    "ID_VENDOR_ID": "10c4",
+    "ID_MODEL_ID": "ea60",
+    "ID_MODEL": "iU891A-XL",
+}
 MOUSE = {"DEVNAME": "/dev/input/mouse0", "ID_VENDOR_ID": "046d", "ID_MODEL_ID": "c077"}
 
 
@@ -41,7 +47,16 @@ def test_generic_ftdi_with_an_amber_product_name_probes_amber_first() -> None:
 
 def test_plain_ftdi_bridge_lists_every_family_to_probe() -> None:
     dongle = recognise(FTDI_PLAIN)
-    assert dongle is not None and set(dongle.candidates) >= {"amb8465", "rc1180", "im871a"}
+    assert dongle is not None
+    assert set(dongle.candidates) >= {"amb8465", "rc1180", "im871a", "iu891a"}
+
+
+def test_generic_bridge_named_iu891a_probes_it_first() -> None:
+    # Its own USB ids are not established: only the product string names it.
+    dongle = recognise(CP210X_IU891A)
+    assert dongle is not None and dongle.candidates[0] == "iu891a"
+    dongle = recognise(FTDI_AMBER | {"ID_MODEL": "iM891A-XL adapter"})
+    assert dongle is not None and dongle.candidates[0] == "iu891a"
 
 
 def test_unrelated_usb_device_is_ignored() -> None:

@@ -26,9 +26,9 @@ Smoke alarms are not reported in ``status``: read the alarm counter and date.
 from __future__ import annotations
 
 from protocols.meters.base import Fields
-from protocols.meters.fieldspec import Attr, Match, Quantity, field
+from protocols.meters.fieldspec import FieldSpec, Match, Quantity, field
 from protocols.meters.lookup import BitLookup, join_status
-from protocols.meters.mfct import record_by_key
+from protocols.meters.mfct import error_flags_status, record_by_key
 from protocols.meters.specdriver import SpecDriver
 from protocols.records.model import VifRange
 from protocols.telegram import Telegram
@@ -68,30 +68,34 @@ _OBSTACLE = {
     6: "20_TO_33_CM",
     7: "0_TO_25_CM",
 }
-# The meaning of the error flag bits is not published for these alarms.
-_ERROR_FLAGS = BitLookup("ERROR_FLAGS", {}, mask=0xFFFF, default="OK")
+
+
+def _event(
+    date: str, count: str, tariff: int, date_info: str, count_info: str
+) -> tuple[FieldSpec, FieldSpec]:
+    """When an event (alarm, removal, test; told apart by tariff, subunit 1) last happened
+    and how often it did."""
+    return (
+        field(date, Quantity.DATE, Match(VifRange.DATE, tariff=tariff, subunit=1), info=date_info),
+        field(
+            count,
+            Quantity.DIMENSIONLESS,
+            Match(VifRange.CUMULATION_COUNTER, tariff=tariff, subunit=1),
+            raw=True,
+            info=count_info,
+        ),
+    )
 
 
 _SPECS = (
-    field(
-        "status",
-        Quantity.TEXT,
-        Match(VifRange.ERROR_FLAGS),
-        lookup=_ERROR_FLAGS,
-        attrs=Attr.STATUS | Attr.INCLUDE_TPL_STATUS,
-    ),
-    field(
+    # The meaning of the error flag bits is not published for these alarms.
+    error_flags_status(tpl=True),
+    *_event(
         "last_alarm_date",
-        Quantity.DATE,
-        Match(VifRange.DATE, tariff=1, subunit=1),
-        info="When the smoke alarm last went off.",
-    ),
-    field(
         "alarm",
-        Quantity.DIMENSIONLESS,
-        Match(VifRange.CUMULATION_COUNTER, tariff=1, subunit=1),
-        raw=True,
-        info="How often the smoke alarm went off.",
+        1,
+        "When the smoke alarm last went off.",
+        "How often the smoke alarm went off.",
     ),
     field(
         "software_version",
@@ -111,31 +115,19 @@ _SPECS = (
         Match(VifRange.TARIFF_PERIOD, tariff=2, subunit=1),
         info="How long the alarm has been off its base.",
     ),
-    field(
+    *_event(
         "last_remove_date",
-        Quantity.DATE,
-        Match(VifRange.DATE, tariff=2, subunit=1),
-        info="When the alarm was last taken off its base.",
-    ),
-    field(
         "removed",
-        Quantity.DIMENSIONLESS,
-        Match(VifRange.CUMULATION_COUNTER, tariff=2, subunit=1),
-        raw=True,
-        info="How often the alarm was taken off its base.",
+        2,
+        "When the alarm was last taken off its base.",
+        "How often the alarm was taken off its base.",
     ),
-    field(
+    *_event(
         "test_button_last_date",
-        Quantity.DATE,
-        Match(VifRange.DATE, tariff=3, subunit=1),
-        info="When the test button was last pressed.",
-    ),
-    field(
         "test_button",
-        Quantity.DIMENSIONLESS,
-        Match(VifRange.CUMULATION_COUNTER, tariff=3, subunit=1),
-        raw=True,
-        info="How often the test button was pressed.",
+        3,
+        "When the test button was last pressed.",
+        "How often the test button was pressed.",
     ),
     field(
         "installation_date",

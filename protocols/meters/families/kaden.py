@@ -4,15 +4,13 @@ Facts (triples, field names, the records they come from, the leak bits of the TP
 byte) as wmbusmeters' driver definition drivers/src/kadenwater.xmq declares them, which
 cites the Kaden/Ecomess wM-Bus OMS specification.
 
-Why code and not a data driver:
+A water leak is reported in the TPL status byte: application status 3 (``ALARM``) and,
+in the manufacturer bits, 0x20 when the flow stayed below 100 l/h during the leak and 0x40
+when it went above (both may be set).
 
-- A water leak is reported in the TPL status byte: application status 3 (``ALARM``) and,
-  in the manufacturer bits, 0x20 when the flow stayed below 100 l/h during the leak and
-  0x40 when it went above (both may be set). A data driver can only print those bits as
-  ``TPL_STATUS_<HEX>``.
-- The meter sends a second volume register and a second actuality duration with the same
-  headers as the first ones (their purpose is not documented): only their position tells
-  them apart.
+Why code and not a data driver (which could name those bits with ``tpl_status``): the
+meter sends a second volume register and a second actuality duration with the same headers
+as the first ones (their purpose is not documented); only their position tells them apart.
 
 The Kaden heat cost allocators (``kaden``) are a data driver (drivers/kaden.toml).
 """
@@ -20,26 +18,22 @@ The Kaden heat cost allocators (``kaden``) are a data driver (drivers/kaden.toml
 from __future__ import annotations
 
 from protocols.meters.base import Fields, FieldValue
-from protocols.meters.fieldspec import Attr, Match, Quantity, field
-from protocols.meters.lookup import BitLookup, join_status, tpl_status_flags
+from protocols.meters.fieldspec import Match, Quantity, field, library
+from protocols.meters.lookup import BitLookup, join_status
+from protocols.meters.mfct import (
+    error_flags_status,
+    is_current_register,
+    record_number,
+    tpl_flags_named,
+)
 from protocols.meters.specdriver import SpecDriver
 from protocols.records.model import Function, Record, VifRange
 from protocols.telegram import Telegram
 
-_TPL_STANDARD = 0x1F  # application status and the EN 13757 flags
-_TPL_MANUFACTURER = 0xE0  # bits 5-7: the manufacturer's
-_LEAK_BITS = BitLookup(
-    "TPL_STATUS",
-    {0x20: "LEAK_FLOW_LOW", 0x40: "LEAK_FLOW_HIGH"},
-    mask=_TPL_MANUFACTURER,
-)
-# The meaning of the error flag bits is not published for these meters.
-_ERROR_FLAGS = BitLookup("ERROR_FLAGS", {}, mask=0xFFFF, default="OK")
-
+# TPL status byte, manufacturer bits: the leak flow classes.
+_LEAK_BITS = BitLookup("TPL_STATUS", {0x20: "LEAK_FLOW_LOW", 0x40: "LEAK_FLOW_HIGH"})
 _SPECS = (
-    field(
-        "status", Quantity.TEXT, Match(VifRange.ERROR_FLAGS), lookup=_ERROR_FLAGS, attrs=Attr.STATUS
-    ),
+    error_flags_status(),  # the meaning of the error flag bits is not published
     field(
         "total",
         Quantity.VOLUME,
@@ -53,32 +47,13 @@ _SPECS = (
         Match(VifRange.VOLUME_FLOW, Function.MAXIMUM),
         info="Highest flow of the measuring period.",
     ),
-    field(
-        "meter_datetime",
-        Quantity.DATE,
-        Match(VifRange.DATE_TIME),
-        info="The meter's date and time.",
-    ),
-    field(
-        "fabrication_no",
-        Quantity.TEXT,
-        Match(VifRange.FABRICATION_NO),
-        info="Fabrication number.",
-    ),
+    *library("meter_datetime", "fabrication_no"),
 )
 
 
 def _current(record: Record, vif: VifRange) -> bool:
-    """A current register of this quantity: instantaneous, storage/tariff/subunit 0."""
-    return (
-        record.vif_range is vif
-        and record.function is Function.INSTANTANEOUS
-        and record.storage == 0
-        and record.tariff == 0
-        and record.subunit == 0
-        and not record.combinables
-        and not record.manufacturer_vifes
-    )
+    """A current register of this quantity (:func:`is_current_register`)."""
+    return record.vif_range is vif and is_current_register(record)
 
 
 def _seconds(record: Record) -> FieldValue:
@@ -87,13 +62,6 @@ def _seconds(record: Record) -> FieldValue:
     if isinstance(value, int | float):
         return round(value * 3600, 6)
     return None
-
-
-def _volume(record: Record) -> FieldValue:
-    value = record.value
-    if isinstance(value, float):
-        return round(value, 6)
-    return value if isinstance(value, int) else None
 
 
 class KadenWater(SpecDriver):
@@ -108,16 +76,13 @@ class KadenWater(SpecDriver):
         volumes = [r for r in telegram.records if _current(r, VifRange.VOLUME)]
         durations = [r for r in telegram.records if _current(r, VifRange.ACTUALITY_DURATION)]
         if len(volumes) > 1:
-            out["volume_b_m3"] = _volume(volumes[1])
+            out["volume_b_m3"] = record_number(volumes[1])
         if durations:
             out["actuality_duration_s"] = _seconds(durations[0])
         if len(durations) > 1:
             out["duration_b_s"] = _seconds(durations[1])
-        status = telegram.status or 0
-        words = [str(out.get("status", "OK"))]
-        words.extend(tpl_status_flags(status & _TPL_STANDARD))
-        words.extend(_LEAK_BITS.flags(status & _TPL_MANUFACTURER))
-        out["status"] = join_status(words)
+        tpl = tpl_flags_named(telegram.status, _LEAK_BITS)
+        out["status"] = join_status([str(out.get("status", "OK")), *tpl])
         return out
 
 

@@ -11,11 +11,11 @@ driver drivers/src/waterstarm.xmq declares them; the telegrams of our test vecto
 from __future__ import annotations
 
 from protocols.meters.base import Fields, Mvt
-from protocols.meters.families.maddalena import months_before
-from protocols.meters.fieldspec import BACKWARD_FLOW, Attr, Match, Quantity, field
+from protocols.meters.fieldspec import BACKWARD_FLOW, Match, Quantity, field
 from protocols.meters.lookup import BitLookup
+from protocols.meters.mfct import NamedDriver, error_flags_status, months_before, storage_history
 from protocols.meters.specdriver import SpecDriver
-from protocols.records.model import Function, Record, VifRange
+from protocols.records.model import VifRange
 from protocols.telegram import Telegram
 
 MVT: tuple[Mvt, ...] = (
@@ -47,13 +47,7 @@ _ERROR_FLAGS = BitLookup(
 )
 
 _SPECS = (
-    field(
-        "status",
-        Quantity.TEXT,
-        Match(VifRange.ERROR_FLAGS),
-        lookup=_ERROR_FLAGS,
-        attrs=Attr.STATUS | Attr.INCLUDE_TPL_STATUS,
-    ),
+    error_flags_status(_ERROR_FLAGS, tpl=True),
     field("meter_datetime", Quantity.DATE, Match(VifRange.DATE_TIME)),
     field("total", Quantity.VOLUME, Match(VifRange.VOLUME)),
     field("total_backwards", Quantity.VOLUME, Match(VifRange.VOLUME, combinables=_BACKWARD)),
@@ -70,44 +64,12 @@ _SPECS = (
 )
 
 
-def _history_volume(record: Record) -> bool:
-    """An instantaneous, plain volume record of a history storage (2-16)."""
-    return (
-        record.vif_range is VifRange.VOLUME
-        and record.function is Function.INSTANTANEOUS
-        and record.storage in _HISTORY
-        and record.tariff == 0
-        and record.subunit == 0
-        and not record.combinables
-    )
-
-
-def _number(value: object) -> int | None:
-    """An integer record value as printed; anything else (invalid, not a number) is null."""
-    return value if isinstance(value, int) else None
-
-
-class Waterstarm:
+class Waterstarm(NamedDriver):
     """``waterstarm``: the standard fields plus the monthly history with its dates."""
 
     def __init__(self) -> None:
+        super().__init__("waterstarm", MVT)
         self._spec = SpecDriver("waterstarm", MVT, _SPECS)
-        self.aliases: tuple[str, ...] = ()
-
-    @property
-    def name(self) -> str:
-        """``waterstarm``."""
-        return self._spec.name
-
-    @property
-    def mvt(self) -> frozenset[Mvt]:
-        """The (manufacturer, version, device type) triples this driver serves."""
-        return self._spec.mvt
-
-    @property
-    def compact_layouts(self) -> tuple[bytes, ...]:
-        """None: these meters send full frames."""
-        return ()
 
     def fields(self, telegram: Telegram) -> Fields:
         """The declared fields, then ``consumption_at_history_N_m3`` and
@@ -115,15 +77,9 @@ class Waterstarm:
         out = self._spec.fields(telegram)
         now = out.get("meter_datetime")
         meter_date = now if isinstance(now, str) else None
-        for record in telegram.records:
-            if not _history_volume(record):
-                continue
-            n = record.storage - 1
-            key = f"consumption_at_history_{n}_m3"
-            if key in out:
-                continue  # the first record of a storage wins
-            value = record.value
-            out[key] = round(value, 6) if isinstance(value, float) else _number(value)
+        for storage, value in storage_history(telegram, VifRange.VOLUME, _HISTORY).items():
+            n = storage - 1
+            out[f"consumption_at_history_{n}_m3"] = value
             out[f"history_{n}_date"] = months_before(meter_date, n)
         return out
 

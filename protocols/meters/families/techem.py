@@ -15,7 +15,7 @@ field, ``Telegram.manufacturer_data``):
   ``fhkvdataiv`` (heat cost allocator): standard records (``vario*`` behind an ELL), named
   as those drivers name them. ``fhkvdataiv`` also sends a compact profile (VIFE 0x1F) of
   monthly consumption, expanded to ``consumption_at_set_date_N`` (see
-  :func:`monthly_profile`).
+  :func:`monthly_profile`; the profile itself is read by :mod:`protocols.records.profile`).
 
 The device types 0x43 and 0x62 are Techem's own (a heat meter, a warm-water meter):
 ``media`` then says what the meter measures rather than "reserved".
@@ -23,7 +23,6 @@ The device types 0x43 and 0x62 are Techem's own (a heat meter, a warm-water mete
 
 from __future__ import annotations
 
-import calendar
 import contextlib
 from collections.abc import Callable
 
@@ -32,6 +31,13 @@ from protocols.meters.base import Fields, FieldValue, MeterDriver, Mvt
 from protocols.meters.media import media_name
 from protocols.meters.mfct import ExtendedDriver, generic_fields_without, iso_date, need, uint_le
 from protocols.records.model import Function, Record, VifRange
+from protocols.records.profile import (
+    Direction,
+    ProfileValue,
+    expand,
+    is_profile,
+    parse_profile,
+)
 from protocols.telegram import Telegram
 
 # Techem device types outside EN 13757-3 table 3, by what the meter measures.
@@ -65,8 +71,8 @@ def _find(telegram: Telegram, selector: Selector) -> Record | None:
 
 
 def _is_profile(record: Record) -> bool:
-    # VIFE 0x1E / 0x1F: a compact profile (with / without register numbers), EN 13757-3.
-    return len(record.header) > 2 and record.header[-1] & 0x7F in (0x1E, 0x1F)
+    # VIFE 0x13 / 0x1E / 0x1F: a compact profile, EN 13757-3 (protocols/records/profile.py).
+    return is_profile(record)
 
 
 def _value(record: Record) -> FieldValue:
@@ -117,57 +123,24 @@ class _Named(ExtendedDriver):
 
 # -- compact profiles ----------------------------------------------------------------------
 
-# Spacing control byte (EN 13757-3 compact profile): bits 0-3 element size (a DIF data
-# field code), bits 4-5 spacing unit (3 = months), bits 6-7 increment mode.
-_ELEMENT_BYTES = {0x1: 1, 0x2: 2, 0x3: 3, 0x4: 4, 0x6: 6, 0x7: 8}
-_UNIT_MONTHS = 0x3
 
-
-def _add_months(date: str, months: int) -> str | None:
-    """``date`` plus ``months``; a month end stays a month end (31 Oct + 1 = 30 Nov)."""
-    year, month, day = (int(p) for p in date.split("-"))
-    last = calendar.monthrange(year, month)[1]
-    index = year * 12 + month - 1 + months
-    new_year, new_month = divmod(index, 12)
-    new_last = calendar.monthrange(new_year, new_month + 1)[1]
-    new_day = new_last if day == last else min(day, new_last)
-    return iso_date(new_year, new_month + 1, new_day)
-
-
-def _lvar_body(data: bytes) -> bytes:
-    """The data without its LVAR byte (the record parser keeps it): 0x00-0xBF count text
-    bytes, 0xE0-0xEF binary ones (EN 13757-3 table 5)."""
-    if not data:
-        return data
-    lvar = data[0]
-    size = lvar if lvar < 0xC0 else lvar - 0xE0 if 0xE0 <= lvar <= 0xEF else -1
-    return data[1:] if len(data) == size + 1 else data
-
-
-def monthly_profile(record: Record, base_date: str) -> list[tuple[str | None, int]]:
+def monthly_profile(record: Record, base_date: str) -> list[tuple[str | None, ProfileValue]]:
     """The (date, value) pairs of a monthly compact profile, oldest first.
 
-    The data is the spacing control byte, the spacing value, then the elements. As the
-    fhkvdataiv telegrams show (their sum equals the billing-date reading), the last element
-    is the month after ``base_date`` (the record's own storage date) and the first the
-    newest. Values are printed as sent (increments, as the established driver prints
-    them). Raises :class:`FormatError` for a profile that is not monthly.
+    As the fhkvdataiv telegrams show (their sum equals the billing-date reading), the last
+    element is the month after ``base_date`` (the record's own storage date) and the first
+    the newest (:attr:`Direction.BACKWARD_TO_BASE`). Values are printed as sent
+    (increments, as the established driver prints them). Raises :class:`FormatError` for
+    a profile that is not monthly (or cannot be read).
     """
-    data = _lvar_body(record.data)
-    need(data, 2, "compact profile header")
-    control, spacing = data[0], data[1]
-    size = _ELEMENT_BYTES.get(control & 0x0F)
-    if size is None or (control >> 4) & 0x03 != _UNIT_MONTHS:
-        raise FormatError(f"compact profile: spacing control {control:02X} is not monthly")
-    # Spacing value: a number of months; 0xFD-0xFF stand for "one month" series.
-    step = 1 if spacing >= 0xFD else spacing
-    if step == 0:
-        raise FormatError("compact profile: spacing value 0")
-    elements = [
-        uint_le(data, 2 + i * size, size, "profile") for i in range((len(data) - 2) // size)
-    ]
-    count = len(elements)
-    return [(_add_months(base_date, step * (k + 1)), elements[count - 1 - k]) for k in range(count)]
+    profile = parse_profile(record)
+    if profile.months is None:
+        raise FormatError(
+            f"compact profile: spacing unit {profile.unit.name.lower()}, value "
+            f"0x{profile.spacing:02X} is not monthly",
+            offset=record.offset,
+        )
+    return expand(profile, base_date, Direction.BACKWARD_TO_BASE)[::-1]
 
 
 # -- the drivers ---------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from __future__ import annotations
 from protocols.errors import DecodeError
 from protocols.meters.base import Fields, MeterDriver, Mvt
 from protocols.meters.lookup import IndexLookup, join_status, tpl_status_flags
-from protocols.meters.mfct import packed_date, uint_le
+from protocols.meters.mfct import NamedDriver, packed_date, uint_le
 from protocols.telegram import Telegram
 
 MVT: tuple[Mvt, ...] = (("TCH", 0x76, 0xF0),)
@@ -49,27 +49,11 @@ def decode_payload(data: bytes) -> tuple[int, str | None]:
     return status, packed_date(previous)
 
 
-class TechemTsd2:
+class TechemTsd2(NamedDriver):
     """``tsd2``: detector status and the previous billing date from the Techem block."""
 
     def __init__(self) -> None:
-        self._mvt = frozenset(MVT)
-        self.aliases: tuple[str, ...] = ()
-
-    @property
-    def name(self) -> str:
-        """The driver's name as printed in ``meter``."""
-        return "tsd2"
-
-    @property
-    def mvt(self) -> frozenset[Mvt]:
-        """The (manufacturer, version, device type) triples this driver serves."""
-        return self._mvt
-
-    @property
-    def compact_layouts(self) -> tuple[bytes, ...]:
-        """None: the detector sends no data records."""
-        return ()
+        super().__init__("tsd2", MVT)
 
     def fields(self, telegram: Telegram) -> Fields:
         """``media``, ``status`` (detector code plus any TPL flags) and ``prev_date``."""

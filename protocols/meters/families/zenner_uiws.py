@@ -2,8 +2,8 @@
 
 Facts (triple, field names, which record each comes from) as documented by wmbusmeters'
 driver definition drivers/src/uiws.xmq; the profile layout is the OMS compact profile
-(EN 13757-3 annex on compact profiles), as :mod:`protocols.meters.families.zenner_caltos`
-describes it, checked against our test vector.
+(EN 13757-3 annex on compact profiles), read by :mod:`protocols.records.profile`, checked
+against our test vector.
 
 The meter sends standard records (read by the generic driver: ``total_m3``,
 ``meter_datetime``, the temperatures, the error flags) and:
@@ -16,7 +16,7 @@ The meter sends standard records (read by the generic driver: ``total_m3``,
   before the base date in slot n (``target_<n>_m3``, dated ``target_<n>_date``).
 
 Signed 32-bit volumes of 0x80000000 (-2147483.648 m3) are this meter's "no value" marker
-and print as ``null``.
+and print as ``null`` (in the profile too: the shared profile reader knows the marker).
 """
 
 from __future__ import annotations
@@ -25,14 +25,15 @@ import contextlib
 
 from protocols.errors import DecodeError
 from protocols.meters.base import Fields, FieldValue, MeterDriver, Mvt
-from protocols.meters.families.zenner_caltos import (
-    INVERSE_COMPACT_PROFILE,
-    inverse_profile,
-    months_before,
-)
 from protocols.meters.mfct import generic_fields_without
 from protocols.records.model import Function, Record, VifRange
-from protocols.records.vif_tables import PRIMARY
+from protocols.records.profile import (
+    INVERSE_COMPACT_PROFILE,
+    Direction,
+    expand,
+    parse_profile,
+    profile_kind,
+)
 from protocols.telegram import Telegram
 
 MVT: tuple[Mvt, ...] = (("ZRI", 0x99, 0x07),)
@@ -43,15 +44,13 @@ _BASE_STORAGE = 30
 # The smallest signed 32-bit integer: no value.
 _NO_VALUE = -(2**31)
 
-# Spacing control (first profile byte): bits 0-3 the data field code, bits 4-5 the
-# spacing unit (3: months); spacing value (second byte) 0xFE: one month.
+# The only element kind these meters are known to send: signed 32-bit binary (data field
+# code 4 in the spacing control byte).
 _CODE_INT32 = 0x4
-_UNIT_MONTHS = 0x3
-_ONE_MONTH = 0xFE
 
 
 def _is_profile(record: Record) -> bool:
-    return INVERSE_COMPACT_PROFILE in (c & 0x7F for c in record.combinables)
+    return profile_kind(record) == INVERSE_COMPACT_PROFILE
 
 
 def _plain(record: Record, vif_range: VifRange, storage: int) -> bool:
@@ -72,40 +71,22 @@ def _volume(record: Record) -> FieldValue:
     return round(record.value, 6)
 
 
-def _vif(record: Record) -> int:
-    """The record's VIF: the first header byte after the DIF and its DIFEs."""
-    header = record.header
-    pos = 0
-    while pos < len(header) - 1 and header[pos] & 0x80:
-        pos += 1
-    return header[pos + 1] if pos + 1 < len(header) else 0xFF
-
-
 def profile_fields(record: Record, base_date: FieldValue) -> Fields:
     """``target_<n>_m3`` and ``target_<n>_date`` of the monthly volume profile.
 
-    Only a profile of signed 32-bit values is read (the only kind these meters are
-    known to send); anything else gives ``{}``. The dates need a base date.
+    Only a volume profile of signed 32-bit values is read (the only kind these meters are
+    known to send); anything else gives ``{}``. The dates need a base date and a monthly
+    spacing. Raises :class:`DecodeError` for a profile that cannot be read.
     """
-    raw = record.raw
-    if not isinstance(raw, bytes) or len(raw) < 2 or raw[0] & 0x0F != _CODE_INT32:
+    profile = parse_profile(record)
+    if profile.element_field != _CODE_INT32 or record.vif_range is not VifRange.VOLUME:
         return {}
-    # The scale of a primary volume VIF (an extension table VIF is not expected here).
-    scale = PRIMARY[_vif(record) & 0x7F]
-    if scale.vif_range is not VifRange.VOLUME:
-        return {}
-    monthly = (raw[0] >> 4) & 0x03 == _UNIT_MONTHS and raw[1] == _ONE_MONTH
+    base = base_date if isinstance(base_date, str) else None
     out: Fields = {}
-    for n, unsigned in enumerate(inverse_profile(record), start=1):
-        if unsigned is None:
-            continue
-        # inverse_profile reads binary values unsigned; these are two's complement.
-        value = unsigned - 2**32 if unsigned >= 2**31 else unsigned
-        out[f"target_{n}_m3"] = (
-            None if value == _NO_VALUE else round(value * scale.num / scale.den, 6)
-        )
-        if monthly and isinstance(base_date, str):
-            out[f"target_{n}_date"] = months_before(base_date, n)
+    for n, (date, value) in enumerate(expand(profile, base, Direction.BACKWARD), start=1):
+        out[f"target_{n}_m3"] = None if value is None else round(value, 6)
+        if profile.months == 1 and base is not None:
+            out[f"target_{n}_date"] = date
     return out
 
 

@@ -57,8 +57,11 @@ def test_the_radio_sleeps_and_wakes_in_turn() -> None:
     radio = FakeRadio()
     windows = make(radio, ScaledClock(SCALE, start=0.0))
     run_for(windows, 0.55)
-    assert radio.calls[:4] == ["sleep", "wake", "sleep", "wake"]
-    assert len(radio.calls) in (9, 10, 11)  # five cycles, give or take the last
+    # About five cycles of 0.1 s; a busy machine may run fewer, never out of turn.
+    assert len(radio.calls) >= 6
+    assert radio.calls == ["sleep", "wake"] * (len(radio.calls) // 2) + (
+        ["sleep"] if len(radio.calls) % 2 else []
+    )
 
 
 def test_the_measured_radio_on_share_is_the_configured_one() -> None:

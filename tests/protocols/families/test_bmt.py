@@ -1,4 +1,5 @@
-"""BMT HYDROCAL-M3/M4 and iWM-TX5 drivers (protocols/meters/families/bmt.py)."""
+"""BMT HYDROCAL-M3 (protocols/meters/families/bmt.py), HYDROCAL-M4 and iWM-TX5 (the data
+drivers drivers/hydrocalm4.toml and iwmtx5.toml)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from protocols.meters.base import MeterDriver
 from protocols.meters.families.bmt import DRIVERS
-from protocols.meters.registry import driver_for
+from protocols.meters.registry import driver_for, driver_named
 from protocols.readout import telegram_fields
 from protocols.records import parse_records
 from protocols.records.build import encode_records, encode_scaled
@@ -17,6 +19,7 @@ from tests.protocols.test_vectors_wmbus import mismatches
 from tests.protocols.vectors import load_jsonl
 
 _M3 = MeterAddress("BMT", "71727300", 0x0B, 0x0D)
+_M4 = MeterAddress("BMT", "71727301", 0x1A, 0x0D)
 _TX5 = MeterAddress("BMT", "24360500", 0x18, 0x06)
 
 
@@ -25,8 +28,14 @@ def _telegram(address: MeterAddress, records: bytes, status: int) -> Telegram:
     return Telegram(address, address, 0x44, 0x7A, 1, status, None, 0, False, b"", parsed)
 
 
+def _named(name: str) -> MeterDriver:
+    driver = driver_named(name)
+    assert driver is not None, name
+    return driver
+
+
 def _vectors() -> list[dict[str, Any]]:
-    names = {driver.name for driver in DRIVERS}
+    names = {"hydrocalm3", "hydrocalm4", "iwmtx5"}
     return [v for v in load_jsonl("wmbus.jsonl") if v["driver"] in names]
 
 
@@ -72,8 +81,11 @@ def test_manufacturer_tpl_bits_are_named_and_the_rest_kept() -> None:
     records = encode_scaled(b"\x0c\x13", 1.5)
     hydrocal = DRIVERS[0].fields(_telegram(_M3, records, 0x80 | 0x04))
     assert hydrocal["status"] == "POWER_LOW SABOTAGE_ENCLOSURE"
-    tx5 = DRIVERS[2].fields(_telegram(_TX5, records, 0x40))
+    m4 = _named("hydrocalm4").fields(_telegram(_M4, records, 0x80 | 0x20 | 0x03))
+    assert m4["status"] == "ALARM SABOTAGE_ENCLOSURE TPL_STATUS_20"
+    assert m4["total_heating_m3"] == 1.5
+    tx5 = _named("iwmtx5").fields(_telegram(_TX5, records, 0x40))
     assert tx5["status"] == "TAMPER"
     assert tx5["total_m3"] == 1.5
     # A manufacturer bit without a known meaning is reported, not dropped.
-    assert DRIVERS[2].fields(_telegram(_TX5, records, 0x20))["status"] == "TPL_STATUS_20"
+    assert _named("iwmtx5").fields(_telegram(_TX5, records, 0x20))["status"] == "TPL_STATUS_20"

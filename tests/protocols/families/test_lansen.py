@@ -1,4 +1,5 @@
-"""The Lansen drivers (protocols/meters/families/lansen.py): fields and TPL status."""
+"""The Lansen drivers (protocols/meters/families/lansen.py and the data drivers
+drivers/lansenpu.toml, lansensm.toml, lansenth.toml): fields and TPL status."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from protocols.meters.families.lansen import LANSENDW, LANSENPU, LANSENRP, LANSENSM
-from protocols.meters.registry import driver_for
+from protocols.meters.base import MeterDriver
+from protocols.meters.families.lansen import LANSENDW, LANSENRP
+from protocols.meters.registry import driver_for, driver_named
 from protocols.readout import telegram_fields
 from protocols.records import parse_records
 from protocols.records.build import encode_records
@@ -22,6 +24,12 @@ LANSEN = ("lansendw", "lansenpu", "lansenrp", "lansensm", "lansenth")
 def _telegram(address: MeterAddress, records: bytes, status: int = 0) -> Telegram:
     parsed = tuple(parse_records(records))
     return Telegram(address, address, 0x44, 0x7A, 1, status, 0, 0, False, records, parsed)
+
+
+def _named(name: str) -> MeterDriver:
+    driver = driver_named(name)
+    assert driver is not None, name
+    return driver
 
 
 def test_each_family_triple_gets_its_driver() -> None:
@@ -43,12 +51,15 @@ def test_door_state_is_status_and_tpl_flags_go_to_error_flags() -> None:
 def test_pulse_counter_names_the_sabotage_bit() -> None:
     address = MeterAddress("LAS", "00023750", 0x0B, 0x02)
     records = encode_records([(b"\x0e\xfd\x3a", 4711), (b"\x8e\x40\xfd\x3a", 1234)])
-    fields = LANSENPU.fields(_telegram(address, records, status=0x44))
+    fields = _named("lansenpu").fields(_telegram(address, records, status=0x44))
     assert fields == {
         "a_counter": 4711,
         "b_counter": 1234,
         "status": "POWER_LOW SABOTAGE_ENCLOSURE",
     }
+    # Other manufacturer bits keep the generic driver's names.
+    fields = _named("lansenpu").fields(_telegram(address, records, status=0xA0))
+    assert fields["status"] == "UNKNOWN_A0"
 
 
 def test_repeater_weekdays_are_printed_a_to_z() -> None:
@@ -65,7 +76,7 @@ def test_repeater_weekdays_are_printed_a_to_z() -> None:
 def test_smoke_detector_error_bits() -> None:
     address = MeterAddress("LAS", "00010204", 0x03, 0x1A)
     records = encode_records([(b"\x02\xfd\x97\x1d", 0x0006), (b"\x04\xfd\x3a", 30)])
-    fields = LANSENSM.fields(_telegram(address, records))
+    fields = _named("lansensm").fields(_telegram(address, records))
     assert fields["status"] == "LOW_BATTERY SMOKE"
     assert fields["minutes_since_last_manual_test_counter"] == 30
 

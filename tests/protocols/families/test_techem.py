@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -11,7 +10,7 @@ from protocols.errors import FormatError
 from protocols.meters.families.techem import monthly_profile
 from protocols.meters.registry import decode_fields, driver_for
 from protocols.records import parse_records
-from protocols.records.build import RawValue, build_header, encode_records
+from protocols.records.build import RawValue, build_header, encode_profile, encode_records
 from protocols.telegram import MeterAddress, Telegram
 from tests.protocols.test_vectors_wmbus import decode_vector, mismatches
 from tests.protocols.vectors import load_jsonl
@@ -111,12 +110,23 @@ def test_fhkvdataiv_expands_the_monthly_profile_newest_first() -> None:
     assert not any("8d04" in name for name in fields)
 
 
-def test_a_profile_that_is_not_monthly_is_refused() -> None:
-    payload = _profile_payload([1, 2])
-    record = parse_records(payload)[-1]
-    hourly = replace(record, data=bytes([0x62]) + record.data[1:])
+@pytest.mark.parametrize(("unit", "spacing"), [(2, 1), (3, 0xFD), (3, 0xFF)])
+def test_a_profile_that_is_not_monthly_is_refused(unit: int, spacing: int) -> None:
+    header = build_header(b"\x6c", 0x2, storage=8)
+    profile = encode_profile(
+        b"\x6e", [1, 2], element_field=0x2, kind=0x1F, unit=unit, spacing=spacing, mode=1
+    )
+    record = parse_records(encode_records([(header, "2023-01-31")]) + profile)[-1]
     with pytest.raises(FormatError):
-        monthly_profile(hourly, "2023-01-31")
+        monthly_profile(record, "2023-01-31")
+
+
+def test_fhkvdataiv_without_base_date_keeps_the_readings() -> None:
+    meter = MeterAddress("TCH", "22223333", 0x94, 0x08)
+    profile = encode_profile(b"\x6e", [5, 6], element_field=0x2, kind=0x1F, storage=8, mode=1)
+    fields = decode_fields(_records(meter, encode_records([(b"\x03\x6e", 7)]) + profile))
+    assert fields["current_consumption_hca"] == 7
+    assert not any(name.startswith("consumption_at_set_date") for name in fields)
 
 
 def test_triples_of_the_reference_are_claimed() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from protocols.meters.registry import decode_fields
 from protocols.records import parse_records
+from protocols.records.build import build_header, encode_profile, encode_records
 from protocols.telegram import MeterAddress, Telegram
 from tests.protocols.test_vectors_wmbus import decode_vector, mismatches
 from tests.protocols.vectors import load_jsonl
@@ -48,3 +49,17 @@ def test_increment_profiles_are_not_read() -> None:
     fields = decode_fields(_telegram(payload))
     assert "consumption_1_hca" not in fields
     assert fields["status"] == "OK"
+
+
+def test_month_end_base_stays_at_month_ends() -> None:
+    base = encode_records([(build_header(b"\x6c", 0x2, storage=8), "2025-04-30")])
+    profile = encode_profile(b"\x6e", [5, 6], element_field=0xB, storage=8)
+    fields = decode_fields(_telegram(base + profile))
+    assert fields["base_date"] == "2025-04-30"
+    assert fields["consumption_1"] == "2025-03-31"
+    assert fields["consumption_2"] == "2025-02-28"
+
+
+def test_profile_records_are_not_printed_as_hex() -> None:
+    fields = decode_fields(_telegram(_profile(["120000"])))
+    assert not any(isinstance(v, str) and v.startswith("3BFE") for v in fields.values())

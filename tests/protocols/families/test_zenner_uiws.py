@@ -8,7 +8,7 @@ import pytest
 
 from protocols.meters.registry import decode_fields, driver_for
 from protocols.records import parse_records
-from protocols.records.build import build_header, encode_records, encode_scaled
+from protocols.records.build import build_header, encode_profile, encode_records, encode_scaled
 from protocols.telegram import MeterAddress, Telegram
 from tests.protocols.test_vectors_wmbus import decode_vector, mismatches
 from tests.protocols.vectors import load_jsonl, vectors_available
@@ -99,6 +99,23 @@ def test_profile_of_another_element_size_is_not_read() -> None:
 
 
 def test_profile_without_monthly_spacing_has_no_dates() -> None:
-    fields = decode_fields(_telegram(_payload([1100], control=0x24)))  # unit 2: days
+    fields = decode_fields(_telegram(_payload([1100], control=0x24)))  # spacing unit 2
     assert fields["target_1_m3"] == pytest.approx(1.1)
     assert "target_1_date" not in fields
+
+
+def test_profile_with_a_dangling_byte_is_read() -> None:
+    standard = _payload([])[: -len(_profile([]))]
+    profile = encode_profile(b"\x13", [1.1], element_field=0x4, storage=30, dangling=b"\x07")
+    assert profile.startswith(PROFILE)
+    fields = decode_fields(_telegram(standard + profile))
+    assert fields["target_1_m3"] == pytest.approx(1.1)
+    assert fields["target_1_date"] == "2026-01-01"
+    assert "target_2_m3" not in fields
+
+
+def test_profile_with_spacing_zero_keeps_the_other_fields() -> None:
+    fields = decode_fields(_telegram(_payload([1100], spacing=0)))
+    assert "target_1_m3" not in fields
+    assert fields["target_m3"] == pytest.approx(1.2)
+    assert fields["total_m3"] == pytest.approx(1.234)
