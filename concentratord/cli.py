@@ -121,6 +121,41 @@ def _parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--no-collisions", action="store_true", help="no air collisions")
     simulate.add_argument("--mix", metavar="KIND=SHARE,...", help="e.g. water=0.8,heat=0.2")
+
+    mbus = sub.add_parser(
+        "mbus",
+        help="wired M-Bus master: scan the bus or read one slave",
+        description="Talk to wired M-Bus slaves through a level converter on a serial port.",
+    )
+    mbus_sub = mbus.add_subparsers(dest="mbus_command", required=True, metavar="ACTION")
+    scan = mbus_sub.add_parser("scan", help="find the slaves (one JSON object per slave)")
+    read = mbus_sub.add_parser("read", help="read one slave, decoded as `decode` prints it")
+    for p in (scan, read):
+        p.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0")
+        p.add_argument("--baud", type=int, default=2400, choices=(300, 2400, 9600))
+        p.add_argument(
+            "--margin",
+            type=float,
+            default=0.1,
+            metavar="S",
+            help="seconds added to the answer window (USB converters; default 0.1)",
+        )
+    how = scan.add_mutually_exclusive_group()
+    how.add_argument("--primary", action="store_true", help="primary addresses 0-250 (default)")
+    how.add_argument("--secondary", action="store_true", help="the secondary wildcard scan")
+    scan.add_argument(
+        "--addresses",
+        default="0-250",
+        metavar="FIRST-LAST",
+        help="primary addresses to probe (default 0-250)",
+    )
+    scan.add_argument(
+        "--manufacturers",
+        metavar="ABC,...",
+        help="secondary scan: manufacturers to try for colliding ids (default: every code)",
+    )
+    read.add_argument("--address", type=int, required=True, metavar="A", help="0-250")
+    read.add_argument("--records", action="store_true", help="add every raw data record")
     return parser
 
 
@@ -188,6 +223,36 @@ def main(argv: Sequence[str] | None = None) -> int:
                 mix=args.mix,
             )
         )
+    if args.command == "mbus":
+        from concentratord.mbus_cmd import (
+            parse_addresses,
+            parse_manufacturers,
+            run_read,
+            run_scan,
+        )
+
+        if args.mbus_command == "scan":
+            try:
+                addresses = parse_addresses(args.addresses)
+                manufacturers = parse_manufacturers(args.manufacturers)
+            except ValueError as err:
+                print(f"concentratord mbus scan: {err}", file=sys.stderr)
+                return 2
+            return run_scan(
+                args.port,
+                args.baud,
+                args.secondary,
+                margin_s=args.margin,
+                addresses=addresses,
+                manufacturers=manufacturers,
+            )
+        if not 0 <= args.address <= 250:
+            print(
+                f"concentratord mbus read: address must be 0-250, not {args.address}",
+                file=sys.stderr,
+            )
+            return 2
+        return run_read(args.port, args.baud, args.address, args.records, margin_s=args.margin)
     return 2  # pragma: no cover - argparse enforces the choices
 
 

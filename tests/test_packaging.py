@@ -2,10 +2,10 @@
 
 - The one distribution installs the console scripts ``concentratord`` and ``concentratorctl``
   into the environment's bin directory, next to the Python that runs the tests.
-- Imports point one way: ``concentratord -> {radio, uplink} -> protocols``. ``protocols``
-  imports nothing of ours (and does no I/O); ``radio`` and ``uplink`` never import each
-  other nor the daemon. Checked statically with :mod:`ast`, so a forbidden import inside a
-  function or under ``TYPE_CHECKING`` counts too.
+- Imports point one way: ``concentratord -> {radio, bus, uplink} -> protocols``. ``protocols``
+  imports nothing of ours (and does no I/O); ``radio``, ``bus`` (the wired M-Bus master) and
+  ``uplink`` never import each other nor the daemon. Checked statically with :mod:`ast`,
+  so a forbidden import inside a function or under ``TYPE_CHECKING`` counts too.
 - What the code relies on is in the repository: no tracked text file cites the design or
   protocol notes kept outside it (docs/design.md and docs/cli.md hold what the code uses);
   the real-meter vectors that tests read at run time from ``../shared/vectors`` are allowed.
@@ -27,7 +27,7 @@ from tests.missing import missing
 
 ROOT = Path(__file__).resolve().parents[1]
 DISTRIBUTION = "concentratord"
-PACKAGES = ("protocols", "radio", "uplink", "concentratord")
+PACKAGES = ("protocols", "radio", "bus", "uplink", "concentratord")
 CONSOLE_SCRIPTS = {
     "concentratord": "concentratord.cli:main",
     "concentratorctl": "concentratord.ctl:main",
@@ -35,9 +35,10 @@ CONSOLE_SCRIPTS = {
 
 # package -> top-level modules it must never import
 FORBIDDEN: dict[str, frozenset[str]] = {
-    "protocols": frozenset({"radio", "uplink", "concentratord"}),
-    "radio": frozenset({"uplink", "concentratord"}),
-    "uplink": frozenset({"radio", "concentratord"}),
+    "protocols": frozenset({"radio", "bus", "uplink", "concentratord"}),
+    "radio": frozenset({"bus", "uplink", "concentratord"}),
+    "bus": frozenset({"radio", "uplink", "concentratord"}),
+    "uplink": frozenset({"radio", "bus", "concentratord"}),
 }
 
 # protocols is pure: bytes in, values out. No sockets, serial ports, databases or processes.
@@ -246,7 +247,7 @@ def test_outside_citation_pattern(line: str, flagged: bool) -> None:
 
 # tests/ mirrors the packages (docs/design.md, "Testing"): one folder per package, daemon/
 # for the end-to-end tests of `concentratord run`; only this file checks the whole tree.
-TEST_FOLDERS = ("protocols", "radio", "uplink", "concentratord", "daemon")
+TEST_FOLDERS = ("protocols", "radio", "bus", "uplink", "concentratord", "daemon")
 
 
 def test_tests_live_in_a_folder_per_package() -> None:

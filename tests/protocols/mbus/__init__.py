@@ -1,0 +1,1 @@
+"""Tests of the wired M-Bus protocol layer (protocols.mbus)."""
