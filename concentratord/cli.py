@@ -15,6 +15,25 @@ from concentratord.logs import LEVELS
 from radio.modules.registry import MODULE_NAMES
 
 
+def _key_options(parser: argparse.ArgumentParser) -> None:
+    """``--key ID=HEX`` (repeatable) and ``--keys FILE``, as every decoding command takes them."""
+    parser.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        metavar="ID=HEX",
+        help="the key of one meter (repeatable)",
+    )
+    parser.add_argument("--keys", metavar="FILE", help="keys file: 'ID HEX' or 'ID,HEX' lines")
+
+
+def _drivers_option(parser: argparse.ArgumentParser) -> None:
+    """``--drivers DIR``: more data drivers, read as ``drivers.dir`` is."""
+    parser.add_argument(
+        "--drivers", metavar="DIR", help="more data drivers (*.toml, as drivers.dir)"
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="concentratord", description="Wireless M-Bus meter-reading gateway."
@@ -42,20 +61,11 @@ def _parser() -> argparse.ArgumentParser:
         help="decode hex telegrams from stdin, one JSON object per line on stdout",
         description="Decode hex telegrams (one per line on stdin) into JSON (one per line).",
     )
-    decode.add_argument(
-        "--key",
-        action="append",
-        default=[],
-        metavar="ID=HEX",
-        help="AES-128 key of one meter (repeatable)",
-    )
-    decode.add_argument("--keys", metavar="FILE", help="keys file: 'ID HEX' or 'ID,HEX' lines")
+    _key_options(decode)
     decode.add_argument(
         "--records", action="store_true", help="add every raw data record to the output"
     )
-    decode.add_argument(
-        "--drivers", metavar="DIR", help="more data drivers (*.toml, as drivers.dir)"
-    )
+    _drivers_option(decode)
 
     analyze = sub.add_parser(
         "analyze",
@@ -63,11 +73,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Analyze one hex telegram (the argument, or stdin): every layer annotated.",
     )
     analyze.add_argument("telegram", nargs="?", metavar="HEX", help="the telegram (else stdin)")
-    analyze.add_argument(
-        "--key", action="append", default=[], metavar="ID=HEX", help="a meter's AES-128 key"
-    )
-    analyze.add_argument("--keys", metavar="FILE", help="keys file: 'ID HEX' or 'ID,HEX' lines")
-    analyze.add_argument("--drivers", metavar="DIR", help="more data drivers, as drivers.dir")
+    _key_options(analyze)
+    _drivers_option(analyze)
     analyze.add_argument("--json", action="store_true", help="one JSON object")
 
     drivers = sub.add_parser(
@@ -75,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
         help="list the meter drivers (the package's and a directory's)",
         description="List the meter drivers: one JSON object per driver, or docs/meters.md.",
     )
-    drivers.add_argument("--drivers", metavar="DIR", help="more data drivers, as drivers.dir")
+    _drivers_option(drivers)
     drivers.add_argument(
         "--markdown", action="store_true", help="the supported-meters page (docs/meters.md)"
     )
@@ -92,8 +99,7 @@ def _parser() -> argparse.ArgumentParser:
         choices=MODULE_NAMES,
     )
     listen.add_argument("--mode", default="c1", choices=["c1", "t1", "c1t1", "s1"])
-    listen.add_argument("--keys", metavar="FILE", help="keys file: 'ID HEX' or 'ID,HEX' lines")
-    listen.add_argument("--key", action="append", default=[], metavar="ID=HEX")
+    _key_options(listen)
     listen.add_argument("--table", action="store_true", help="a human table instead of JSON")
 
     demo = sub.add_parser(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import fields
-from typing import NamedTuple
+from typing import NamedTuple, NoReturn
 
 from protocols.errors import DecodeError, FormatError, TruncatedError
 from protocols.records.dif import (
@@ -343,7 +343,7 @@ def _manufacturer_record(dif: int, rest: bytes, offset: int) -> Record:
     )
 
 
-def _check_special(dif: int, pos: int) -> None:
+def _check_special(dif: int, pos: int) -> NoReturn:
     if dif == DIF_GLOBAL_READOUT:
         raise FormatError("global readout request (DIF 0x7F) in meter data", offset=pos)
     raise FormatError(f"reserved special DIF 0x{dif:02X}", offset=pos)
@@ -394,24 +394,7 @@ def parse_records(data: bytes) -> list[Record]:
     manufacturer-specific record. Raises :class:`TruncatedError` / :class:`FormatError` /
     :class:`UnsupportedError` for bad input, nothing else.
     """
-    data = bytes(data)
-    out: list[Record] = []
-    n = len(data)
-    pos = 0
-    while pos < n:
-        dif = data[pos]
-        if dif & 0x0F == FIELD_SPECIAL:
-            if dif == DIF_IDLE_FILLER:
-                pos += 1
-                continue
-            if dif in (DIF_MANUFACTURER, DIF_MORE_FOLLOWS):
-                out.append(_manufacturer_record(dif, data[pos + 1 :], pos))
-                break
-            _check_special(dif, pos)
-        raw_header, h, end = _header_at(data, pos)
-        record, pos = _record(raw_header, h, data, end, pos, _DATA_PAST_BLOCK)
-        out.append(record)
-    return out
+    return _walk(data, strict=True).records
 
 
 class Block(NamedTuple):
@@ -437,6 +420,11 @@ def parse_block(data: bytes) -> Block:
     Only a block that yields no record at all raises (the error :func:`parse_records`
     raises); nothing but :class:`~protocols.errors.DecodeError` escapes.
     """
+    return _walk(data, strict=False)
+
+
+def _walk(data: bytes, *, strict: bool) -> Block:
+    """The one record walk of both parsers: ``strict`` raises at the first fault."""
     data = bytes(data)
     out: list[Record] = []
     warnings: list[str] = []
@@ -449,6 +437,8 @@ def parse_block(data: bytes) -> Block:
                 pos += 1
                 continue
             if dif not in (DIF_MANUFACTURER, DIF_MORE_FOLLOWS):
+                if strict:
+                    _check_special(dif, pos)
                 what = "global readout DIF 0x7F" if dif == DIF_GLOBAL_READOUT else "reserved"
                 warnings.append(
                     f"{what} special DIF 0x{dif:02X} at byte {pos} of the records: the "
@@ -460,7 +450,7 @@ def parse_block(data: bytes) -> Block:
             raw_header, h, end = _header_at(data, pos)
             record, next_pos = _record(raw_header, h, data, end, pos, _DATA_PAST_BLOCK)
         except DecodeError as err:
-            if not out:
+            if strict or not out:
                 raise
             warnings.append(
                 f"{err.reason} at byte {err.offset} of the records: the {len(out)} records "

@@ -12,7 +12,7 @@ layouts it has learnt, and (when asked to) the last accepted mode 7 counter per 
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -308,20 +308,9 @@ class TelegramDecoder:
     def _mode2(self, st: _State, meter: MeterAddress, cf: int, payload: bytes, pos: int) -> bytes:
         """Mode 2 (deprecated): DES-CBC with a zero IV over N 16-byte blocks, plaintext
         starting 2F 2F; the key is the meter's 8-byte DES key."""
-        size = _encrypted_size(cf, payload, 2, pos)
-        key = self._key(st, meter)
-        if key is None:
-            return _logged_in_clear(payload, size, meter, 2, pos)
-        _need_key_size(key, security.DES_KEY_BYTES, meter, 2, pos)
-        clear = security.mode2_decrypt(key, payload[:size])
-        if clear[:2] != VERIFY:
-            if payload[:2] == VERIFY:
-                raise NotEncryptedError(
-                    "payload should have been encrypted (mode 2) but arrived in clear", offset=pos
-                )
-            raise WrongKeyError(f"wrong key for meter {meter.id} (mode 2)", offset=pos)
-        st.encrypted = True
-        return clear + payload[size:]
+        return self._static_key_mode(
+            st, meter, cf, payload, pos, 2, security.DES_KEY_BYTES, security.mode2_decrypt
+        )
 
     def _mode5(
         self,
@@ -334,19 +323,41 @@ class TelegramDecoder:
         payload: bytes,
         pos: int,
     ) -> bytes:
-        size = _encrypted_size(cf, payload, 5, pos)
+        iv = security.mode5_iv(m_field, a_field, acc)
+
+        def decrypt(key: bytes, data: bytes) -> bytes:
+            return security.mode5_decrypt(key, iv, data)
+
+        return self._static_key_mode(
+            st, meter, cf, payload, pos, 5, security.AES_KEY_BYTES, decrypt
+        )
+
+    def _static_key_mode(
+        self,
+        st: _State,
+        meter: MeterAddress,
+        cf: int,
+        payload: bytes,
+        pos: int,
+        mode: int,
+        key_size: int,
+        decrypt: Callable[[bytes, bytes], bytes],
+    ) -> bytes:
+        """Modes with the meter's own key (2, 5): the first N 16-byte blocks decrypted and
+        checked by their 2F 2F start; without a key a payload logged in clear passes."""
+        size = _encrypted_size(cf, payload, mode, pos)
         key = self._key(st, meter)
         if key is None:
-            return _logged_in_clear(payload, size, meter, 5, pos)
-        _need_key_size(key, security.AES_KEY_BYTES, meter, 5, pos)
-        iv = security.mode5_iv(m_field, a_field, acc)
-        clear = security.mode5_decrypt(key, iv, payload[:size])
+            return _logged_in_clear(payload, size, meter, mode, pos)
+        _need_key_size(key, key_size, meter, mode, pos)
+        clear = decrypt(key, payload[:size])
         if clear[:2] != VERIFY:
             if payload[:2] == VERIFY:
                 raise NotEncryptedError(
-                    "payload should have been encrypted (mode 5) but arrived in clear", offset=pos
+                    f"payload should have been encrypted (mode {mode}) but arrived in clear",
+                    offset=pos,
                 )
-            raise WrongKeyError(f"wrong key for meter {meter.id} (mode 5)", offset=pos)
+            raise WrongKeyError(f"wrong key for meter {meter.id} (mode {mode})", offset=pos)
         st.encrypted = True
         return clear + payload[size:]
 

@@ -25,7 +25,7 @@ import contextlib
 
 from protocols.errors import DecodeError
 from protocols.meters.base import Fields, FieldValue, MeterDriver, Mvt
-from protocols.meters.mfct import generic_fields_without
+from protocols.meters.mfct import NamedDriver, generic_fields_without
 from protocols.records.model import Function, Record, VifRange
 from protocols.records.profile import (
     INVERSE_COMPACT_PROFILE,
@@ -90,27 +90,11 @@ def profile_fields(record: Record, base_date: FieldValue) -> Fields:
     return out
 
 
-class ZennerUiws:
+class ZennerUiws(NamedDriver):
     """``uiws``: the generic fields, the profile base and the monthly volume history."""
 
     def __init__(self) -> None:
-        self._mvt = frozenset(MVT)
-        self.aliases: tuple[str, ...] = ()
-
-    @property
-    def name(self) -> str:
-        """The driver's name as printed in ``meter``."""
-        return "uiws"
-
-    @property
-    def mvt(self) -> frozenset[Mvt]:
-        """The (manufacturer, version, device type) triples this driver serves."""
-        return self._mvt
-
-    @property
-    def compact_layouts(self) -> tuple[bytes, ...]:
-        """None known: these meters send full frames."""
-        return ()
+        super().__init__("uiws", MVT)
 
     def fields(self, telegram: Telegram) -> Fields:
         """Generic fields of the other records, then the named ones and the profile."""

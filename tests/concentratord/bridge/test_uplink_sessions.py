@@ -134,47 +134,41 @@ def test_no_connection_is_held_between_sessions() -> None:
     run(lambda w: sessions_of(uplink, outbox, wake=w), 0.25, check)
 
 
-def test_an_alarm_opens_a_session_at_once_when_immediate() -> None:
+def store_between_deliveries(
+    *, alarms: int = 0, rows: int = 0, immediate: bool = True
+) -> tuple[Outbox, UplinkSessions]:
+    """Store ``alarms`` / ``rows`` at 01:00 + 0.1 s (hours before the next delivery) and
+    look at the outbox 0.05 s later: what went out by then, and the sessions."""
     uplink = FakeUplink()
     outbox = Outbox(uplink)
+    seen: list[str] = []
 
-    async def alarm(sessions: UplinkSessions, wake: asyncio.Event) -> None:
+    async def store(sessions: UplinkSessions, wake: asyncio.Event) -> None:
         await asyncio.sleep(0.1)
-        outbox.alarms = 1
+        outbox.alarms, outbox.rows = alarms, rows
         wake.set()
         await asyncio.sleep(0.05)  # far less than the six hours to the next delivery
-        assert outbox.sent == ["alarm"]
+        seen.extend(outbox.sent)
 
-    sessions = run(lambda w: sessions_of(uplink, outbox, wake=w), 0.0, alarm)
+    sessions = run(lambda w: sessions_of(uplink, outbox, wake=w, immediate=immediate), 0.0, store)
+    outbox.sent = seen
+    return outbox, sessions
+
+
+def test_an_alarm_opens_a_session_at_once_when_immediate() -> None:
+    outbox, sessions = store_between_deliveries(alarms=1)
+    assert outbox.sent == ["alarm"]
     assert sessions.budget()["sessions_day_by_cause"] == {"start": 1, "delivery": 0, "alarm": 1}
 
 
 def test_a_stored_reading_does_not_open_a_session() -> None:
-    uplink = FakeUplink()
-    outbox = Outbox(uplink)
-
-    async def reading(sessions: UplinkSessions, wake: asyncio.Event) -> None:
-        await asyncio.sleep(0.1)
-        outbox.rows = 1
-        wake.set()
-        await asyncio.sleep(0.05)
-        assert outbox.sent == [] and outbox.rows == 1
-
-    run(lambda w: sessions_of(uplink, outbox, wake=w), 0.0, reading)
+    outbox, _ = store_between_deliveries(rows=1)
+    assert outbox.sent == [] and outbox.rows == 1
 
 
 def test_a_scheduled_alarm_waits_for_the_next_delivery() -> None:
-    uplink = FakeUplink()
-    outbox = Outbox(uplink)
-
-    async def alarm(sessions: UplinkSessions, wake: asyncio.Event) -> None:
-        await asyncio.sleep(0.1)
-        outbox.alarms = 1
-        wake.set()
-        await asyncio.sleep(0.05)
-        assert outbox.sent == []
-
-    run(lambda w: sessions_of(uplink, outbox, wake=w, immediate=False), 0.0, alarm)
+    outbox, _ = store_between_deliveries(alarms=1, immediate=False)
+    assert outbox.sent == []
 
 
 def test_a_session_that_cannot_drain_is_closed_at_session_max() -> None:
