@@ -207,7 +207,10 @@ class ControlServer:
             writer.close()
             try:
                 await asyncio.wait_for(writer.wait_closed(), CLOSE_S)
-            except (OSError, TimeoutError):
+            except (OSError, TimeoutError, asyncio.CancelledError):
+                # Cancelled: the server stops while this connection closes. The connection
+                # is over either way; letting the cancellation out of the handler makes
+                # asyncio log it as an error (Python 3.11's stream callback).
                 writer.transport.abort()  # what is still queued will never be read
 
     async def _stream(
