@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Final, TypeVar
 
 from bus.transport import BusError, BusTransport, Reply
@@ -29,7 +29,6 @@ from protocols.mbus.frames import (
     ADDRESS_NETWORK,
     LongFrame,
     SingleCharacter,
-    build_frame,
     req_ud2,
     select_secondary,
     snd_nke,
@@ -43,9 +42,7 @@ from protocols.mbus.secondary import (
     parse_secondary,
 )
 from protocols.records import more_records_follow, parse_records
-from protocols.telegram import Telegram
 from protocols.wmbus.address import manufacturer_code
-from protocols.wmbus.decoder import TelegramDecoder
 
 CI_RSP_UD_LONG: Final = 0x72  # variable data, 12-byte header
 CI_RSP_UD_LONG_MSB: Final = 0x76  # the same, multi-byte values most significant byte first
@@ -128,20 +125,6 @@ def _more_follow(frame: LongFrame) -> bool:
         return False
 
 
-def merged_telegram(frames: list[LongFrame], decoder: TelegramDecoder) -> Telegram:
-    """One telegram from a multi-telegram answer: the first frame's header, the records of
-    every frame in order (the DIF 0x1F markers dropped). Raises DecodeError."""
-    if not frames:
-        raise MasterError("no frames to decode")
-    telegrams = [decoder.decode(build_frame(f)) for f in frames]
-    if len(telegrams) == 1:
-        return telegrams[0]
-    records = tuple(r for t in telegrams for r in t.records if r.header != bytes((0x1F,)))
-    payload = b"".join(f.data[HEADER_LENGTH:] for f in frames)
-    warnings = tuple(w for t in telegrams for w in t.warnings)
-    return replace(telegrams[0], records=records, payload=payload, warnings=warnings)
-
-
 class MbusMaster:
     """Requests over one transport; not thread-safe (one exchange at a time)."""
 
@@ -207,6 +190,35 @@ class MbusMaster:
         frames = [self.request_ud2(address)]
         while _more_follow(frames[-1]) and len(frames) < MAX_TELEGRAMS:
             frames.append(self.request_ud2(address))
+        return frames
+
+    def read_secondary(self, address: SecondaryAddress) -> list[LongFrame]:
+        """Select the slave by its full secondary address, then :meth:`read` it at address
+        253. The answer must come from that slave (its header): a wrong slave, a collision
+        or no acknowledgement raise NoAnswerError."""
+        if address.is_pattern:
+            raise ValueError("a poll selects one slave: no wildcards in its address")
+        tries = self.retries + 1
+        outcome = Outcome.NONE
+        for attempt in range(tries):
+            if attempt:
+                self.retried += 1
+            outcome = self.select(address, retries=0)
+            if outcome is Outcome.ONE:
+                break
+        if outcome is not Outcome.ONE:
+            what = "no acknowledgement" if outcome is Outcome.NONE else "a collision"
+            raise NoAnswerError(f"selecting {build_secondary(address).hex().upper()}: {what}")
+        frames = self.read(ADDRESS_NETWORK)
+        try:
+            answered = header_address(frames[0])
+        except (DecodeError, MasterError):
+            raise NoAnswerError("the selected slave's answer has no readable header") from None
+        if answered != address:
+            raise NoAnswerError(
+                f"selected {build_secondary(address).hex().upper()}, "
+                f"{build_secondary(answered).hex().upper()} answered"
+            )
         return frames
 
     # -- secondary addressing -----------------------------------------------------------
@@ -325,6 +337,14 @@ class AsyncMaster:
     async def read(self, address: int) -> list[LongFrame]:
         """:meth:`MbusMaster.read` in a thread."""
         return await self._run(lambda: self.master.read(address))
+
+    async def read_secondary(self, address: SecondaryAddress) -> list[LongFrame]:
+        """:meth:`MbusMaster.read_secondary` in a thread."""
+        return await self._run(lambda: self.master.read_secondary(address))
+
+    async def call(self, work: Callable[[MbusMaster], T]) -> T:
+        """Any work on the master (a scan), in a thread, between polls."""
+        return await self._run(lambda: work(self.master))
 
     async def select(self, pattern: SecondaryAddress) -> Outcome:
         """:meth:`MbusMaster.select` in a thread."""

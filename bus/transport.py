@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import termios
 import time
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -39,6 +40,11 @@ DEFAULT_MARGIN_S: Final = 0.100  # USB converters
 # After a complete frame the line is watched this many character times for more bytes:
 # a second answer (a collision) or a frame's tail.
 SETTLE_CHARACTERS: Final = 3
+
+
+# What a port that went away raises: termios.error (tcflush on a pulled USB converter) is
+# not an OSError.
+PORT_ERRORS: Final = (OSError, serial.SerialException, termios.error)
 
 
 class BusError(Exception):
@@ -82,6 +88,11 @@ def answer_window(baudrate: int, margin_s: float = DEFAULT_MARGIN_S) -> float:
     return WINDOW_BITS / baudrate + WINDOW_EXTRA_S + margin_s
 
 
+def _check_baudrate(baudrate: int) -> None:
+    if baudrate not in BAUD_RATES:
+        raise ValueError(f"M-Bus baud rate must be one of {BAUD_RATES}, not {baudrate}")
+
+
 class BusTransport:
     """One serial port to a level converter (8E1), with the EN 13757-2 answer window."""
 
@@ -92,14 +103,21 @@ class BusTransport:
         *,
         margin_s: float = DEFAULT_MARGIN_S,
         suppress_echo: bool = True,
+        window_s: float | None = None,
     ) -> None:
-        if baudrate not in BAUD_RATES:
-            raise ValueError(f"M-Bus baud rate must be one of {BAUD_RATES}, not {baudrate}")
+        """``window_s`` replaces the standard's answer window (330 bit times + 50 ms +
+        ``margin_s``): only for an emulated bus, whose slaves answer within milliseconds,
+        so that tests and benchmarks of thousands of probes do not wait 84 ms for each
+        silent one. A real bus keeps the default (None)."""
+        _check_baudrate(baudrate)
         if margin_s < 0:
             raise ValueError(f"margin must not be negative, not {margin_s}")
+        if window_s is not None and not 0 < window_s <= 10:
+            raise ValueError(f"answer window must be 0-10 s, not {window_s}")
         self.path = path
-        self.baudrate = baudrate
+        self._baudrate = baudrate
         self.margin_s = margin_s
+        self._window_s = window_s
         self.suppress_echo = suppress_echo
         self._serial: serial.Serial | None = None
         self.exchanges = 0  # requests sent
@@ -113,7 +131,7 @@ class BusTransport:
         try:
             ser = serial.Serial(
                 self.path,
-                self.baudrate,
+                self._baudrate,
                 bytesize=serial.EIGHTBITS,
                 parity=serial.PARITY_EVEN,
                 stopbits=serial.STOPBITS_ONE,
@@ -122,7 +140,7 @@ class BusTransport:
             )
         except (OSError, serial.SerialException, ValueError) as err:
             raise BusError(f"cannot open {self.path}: {err}") from err
-        with contextlib.suppress(OSError, serial.SerialException):
+        with contextlib.suppress(*PORT_ERRORS):
             ser.reset_input_buffer()
         self._serial = ser
 
@@ -150,11 +168,32 @@ class BusTransport:
     ) -> None:
         self.close()
 
+    @property
+    def baudrate(self) -> int:
+        """The line rate requests go out at."""
+        return self._baudrate
+
+    def set_baudrate(self, baudrate: int) -> None:
+        """Change the line rate (a bus may hold slaves at different rates: the master
+        talks to each at its own). An open port is reconfigured at once (BusError)."""
+        _check_baudrate(baudrate)
+        if baudrate == self._baudrate:
+            return
+        self._baudrate = baudrate
+        if self._serial is not None:
+            try:
+                self._serial.baudrate = baudrate
+            except (*PORT_ERRORS, ValueError) as err:
+                self.close()
+                raise BusError(f"cannot set {self.path} to {baudrate} baud: {err}") from err
+
     # -- timing -------------------------------------------------------------------------
 
     @property
     def window_s(self) -> float:
         """How long the master waits for the first byte of an answer."""
+        if self._window_s is not None:
+            return self._window_s
         return answer_window(self.baudrate, self.margin_s)
 
     @property
@@ -198,7 +237,7 @@ class BusTransport:
             ser.reset_input_buffer()  # a late answer to an earlier request is stale now
             ser.write(request)
             ser.flush()
-        except (OSError, serial.SerialException) as err:
+        except PORT_ERRORS as err:
             self.close()
             raise BusError(f"write to {self.path} failed: {err}") from err
         self.exchanges += 1

@@ -28,11 +28,14 @@ from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bus.answer import LINK_MODE as WIRED_LINK_MODE
+from bus.answer import WiredAnswer
 from concentratord import __version__
 from concentratord.access import Authority, PermissionTable
 from concentratord.bridge.battery import BatteryBridge
 from concentratord.clock import ScaledClock
 from concentratord.config import Config, TenantConfig, load_drivers, load_keys
+from concentratord.config.mbus import MbusConfig
 from concentratord.documents import alarm_item, utc
 from concentratord.field_watch import FieldWatch
 from concentratord.gateway_alarms import GatewayAlarms
@@ -43,7 +46,7 @@ from concentratord.health import Deadlines, Health
 from concentratord.intervals import Intervals
 from concentratord.keystore import KeyStore
 from concentratord.memory_watch import MemoryWatch
-from concentratord.pipeline import AlarmEvent, Pipeline, Tenant
+from concentratord.pipeline import AlarmEvent, Heard, Outcome, Pipeline, Tenant
 from concentratord.priority import PriorityMeters
 from concentratord.publisher import Publisher
 from concentratord.schedule import BoundaryTrigger
@@ -53,6 +56,7 @@ from concentratord.tap import Tap
 from concentratord.tenancy import TenantMap
 from concentratord.timekeeping import TimeKeeper, sync_source
 from concentratord.visibility import Visibility, tap_event
+from concentratord.wired_bus import WiredBus
 from radio.driver import ModuleDriver
 from radio.frame import LinkMode, RadioFrame
 from uplink import Command, MqttUplink, Reply, codec_named, messages
@@ -146,6 +150,7 @@ class Daemon:
         self._usb: Any = None
         self.memory: MemoryWatch | None = None
         self._headends: dict[str, HeadEndCommands] = {}
+        self.buses: dict[str, WiredBus] = {}  # by port: the [[mbus]] buses polled
 
     def owner(self, meter_id: str) -> str | None:
         """The tenant of meter ``meter_id`` (of some manufacturer), or None."""
@@ -251,10 +256,43 @@ class Daemon:
         self._tasks.append(asyncio.create_task(self._frames(self.driver), name="frames"))
         if self.bridge is not None:
             self.bridge.start_radio(self.driver, self._served_intervals)
+        self._start_buses()
         self._tasks.append(asyncio.create_task(self.watch.run(), name="field-watch"))
         self.memory = MemoryWatch(cfg.limits.memory_bytes, alarms.spawn)
         self._tasks.append(asyncio.create_task(self.memory.run(), name="memory-watch"))
         self._start_schedules()
+
+    def _start_buses(self) -> None:
+        """A loop per ``[[mbus]]`` bus, its answers taken as radio frames are."""
+        for config in self.config.mbus:
+            bus = self.buses[config.port] = self._make_bus(config)
+            self._tasks.append(asyncio.create_task(self._poll(bus), name=f"mbus {config.port}"))
+
+    def _make_bus(self, config: MbusConfig) -> WiredBus:
+        return WiredBus(config, clock=self.clock, take=self._take_answer)
+
+    async def _take_answer(self, answer: WiredAnswer) -> None:
+        try:
+            await self.take_wired(answer)
+        except Exception:
+            # As in _frames: one answer that cannot be handled must not stop the bus.
+            self.state.frame_failures += 1
+            log.exception(
+                "answer of wired meter %s on %s could not be handled", answer.address, answer.bus
+            )
+
+    async def _poll(self, bus: WiredBus) -> None:
+        # A fault of the loop itself is logged and the loop started again, never silent.
+        while True:
+            try:
+                await bus.run()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.state.frame_failures += 1
+                log.exception("mbus %s: poll loop failed; starting it again", bus.port)
+                bus.transport.close()
+                await asyncio.sleep(1.0)
 
     async def _restore_access(self, store: Store) -> None:
         """The permission table, the meter groups and the runtime tenants kept in the store."""
@@ -484,6 +522,8 @@ class Daemon:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        for bus in self.buses.values():
+            await bus.close()
         if self.intervals is not None:
             await self.intervals.stop()  # interval values already taken are stored first
         if self.alarms is not None:
@@ -516,19 +556,34 @@ class Daemon:
     async def take_frame(self, frame: RadioFrame) -> None:
         """One frame: intervals that ended before it, then the pipeline; an alarm event is
         stored (or kept in memory until it can be) and its tenant's publisher woken."""
-        assert self.intervals is not None and self.watch is not None
+        assert self.intervals is not None
         self.state.last_frame_at = frame.timestamp  # stamped by the driver with our clock
         await self.intervals.frame_arrived(frame.timestamp)
         outcome = self.pipeline.process(frame)
+        await self._took(outcome, frame.timestamp)
+        if self.tap.watching:
+            self.tap.publish(tap_event(frame, outcome))
+
+    async def take_wired(self, answer: WiredAnswer) -> None:
+        """One wired meter's answer to a poll: as a radio frame (intervals, pipeline,
+        alarm stored, publishers woken), with ``link_mode`` ``"mbus"``."""
+        assert self.intervals is not None
+        await self.intervals.frame_arrived(answer.timestamp)
+        outcome = self.pipeline.process_wired(answer)
+        await self._took(outcome, answer.timestamp)
+        if self.tap.watching:
+            self.tap.publish(tap_event(Heard(answer.timestamp, None, WIRED_LINK_MODE), outcome))
+
+    async def _took(self, outcome: Outcome, when: float) -> None:
+        """What follows the pipeline, for radio and wired meters alike."""
+        assert self.watch is not None
         meter = outcome.meter
         if meter is not None and meter.reception.silent and not outcome.repeat:
-            await self.watch.heard(meter, frame.timestamp)  # METER_SILENT cleared
+            await self.watch.heard(meter, when)  # METER_SILENT cleared
         if outcome.alarm is not None:
             await self._store_alarm(outcome.alarm)
         if outcome.over_limit and not self.state.meter_limit_raised:
             self._raise_meter_limit(outcome)
-        if self.tap.watching:
-            self.tap.publish(tap_event(frame, outcome))
 
     def _served_intervals(self) -> list[float | None]:
         """The transmission intervals of the tenant meters heard (a bridge's windows)."""
@@ -689,7 +744,15 @@ class Daemon:
         status["store"] = {k: store[k] for k in ("writable", "problem") if k in store}
         if self.bridge is not None:
             status["power"] = self.bridge.budget(tenant)
+        for bus in status.get("mbus", ()):  # the bus's figures; of its meters, its own
+            bus["meters"] = [
+                m for m in bus["meters"] if m["meter"] and self._tenant_of_key(m["meter"]) == tenant
+            ]
         return status
+
+    def _tenant_of_key(self, key: str) -> str | None:
+        manufacturer, _, meter_id = key.partition(":")
+        return self.tenants.owner(meter_id, manufacturer)
 
     def online_document(self, tenant: str) -> dict[str, Any]:
         """The retained ``online`` state of ``tenant``'s uplink (fresh counters at every
@@ -758,6 +821,7 @@ class Daemon:
             "clock": self.intervals.clock_status() if self.intervals is not None else {},
             "gateway_alarms": [a.__dict__ for a in self.alarms.recent] if self.alarms else [],
             **({"power": self.bridge.budget()} if self.bridge is not None else {}),
+            **({"mbus": [b.status() for b in self.buses.values()]} if self.buses else {}),
         }
 
     def _store_status(self) -> dict[str, Any]:

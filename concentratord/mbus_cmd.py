@@ -13,7 +13,8 @@ import sys
 from collections.abc import Iterable
 from typing import TextIO
 
-from bus.master import MasterError, MbusMaster, SlaveInfo, merged_telegram
+from bus.answer import merged_telegram
+from bus.master import MasterError, MbusMaster, SlaveInfo
 from bus.transport import DEFAULT_MARGIN_S, BusError, BusTransport
 from protocols.errors import DecodeError
 from protocols.mbus.frames import ADDRESS_MAX_PRIMARY

@@ -1,4 +1,4 @@
-"""The pipeline: radio frames in, readings, alarm events and interval values out.
+"""The pipeline: radio frames and wired answers in, readings, alarm events and interval values out.
 
 Pure bookkeeping, no I/O: the daemon feeds it frames and asks it for snapshots; time comes
 from the frames' timestamps and the caller. Per-meter state lives here in memory (last
@@ -15,12 +15,15 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bus.answer import LINK_MODE as WIRED_LINK_MODE
+from bus.answer import WiredAnswer, merged_telegram
 from concentratord.meter_limit import MeterLimit
 from concentratord.reception import Decode, Reception
 from protocols.errors import DecodeError, NoKeyError, WrongKeyError
 from protocols.meters.media import media_name
 from protocols.meters.registry import BUILTIN, Registry
 from protocols.readout import telegram_fields
+from protocols.telegram import Telegram
 from protocols.wmbus.decoder import TelegramDecoder
 from protocols.wmbus.link import peek_address, strip_declared
 from radio.frame import RadioFrame
@@ -166,6 +169,16 @@ class PipelineCounters:
 
 
 @dataclass(frozen=True, slots=True)
+class Heard:
+    """How a telegram was heard: when, how strongly (None on a wire), over which link."""
+
+    timestamp: float
+    rssi_dbm: float | None
+    link_mode: str
+    interval_s: float | None = None  # known, not estimated: a wired meter's poll interval
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """What one frame produced."""
 
@@ -282,7 +295,7 @@ class Pipeline:
         self._neighbours[key] = None
 
     def process(self, frame: RadioFrame) -> Outcome:
-        """Run one frame through the pipeline."""
+        """Run one radio frame through the pipeline."""
         self.counters.frames += 1
         try:
             # Radio frames are wireless: one canonical form (no CRCs) for the repeat filter
@@ -296,25 +309,66 @@ class Pipeline:
             self.counters.link_errors += 1
             return Outcome(error="frame shorter than a link header")
         address = peek_address(canonical)  # the one parse of M and A, decoder included
-        meter_id = address.id
-        state = self._state(address.key, meter_id, address.manufacturer, address.device_type)
+        state = self._state(address.key, address.id, address.manufacturer, address.device_type)
         if state is None:
-            # The table holds served meters only (limits.visible_meters = max_meters): a
-            # newcomer could only be one more over the limit.
-            self.counters.over_meter_limit += 1
-            return Outcome(error="meter limit reached", over_limit=True)
+            return self._over_limit()
         if self._repeats.is_repeat(canonical, frame.timestamp):
             self.counters.repeats += 1
             state.repeats += 1
             if state.tenant is not None:
                 self.tenant_counters[state.tenant].repeats += 1
             return Outcome(repeat=True, meter=state)
+        return self._collect(
+            state,
+            address.key,
+            Heard(frame.timestamp, frame.rssi_dbm, frame.link_mode.value),
+            lambda: canonical,
+            lambda tenant: tenant.decoder.decode_canonical(canonical, address),
+        )
+
+    def process_wired(self, answer: WiredAnswer) -> Outcome:
+        """Run one wired meter's answer to a poll through the pipeline: no repeat filter
+        (the gateway asked for it), no RSSI, ``link_mode`` ``"mbus"``; the rest as a radio
+        frame's (tenant, limit, decode, reading, alarm)."""
+        self.counters.frames += 1
+        try:
+            address = answer.sender()
+        except DecodeError as err:
+            self.counters.link_errors += 1
+            return Outcome(error=f"wired answer: {err}")
+        state = self._state(address.key, address.id, address.manufacturer, address.device_type)
+        if state is None:
+            return self._over_limit()
+        return self._collect(
+            state,
+            address.key,
+            Heard(answer.timestamp, None, WIRED_LINK_MODE, answer.interval_s),
+            answer.raw,
+            lambda tenant: merged_telegram(answer.frames, tenant.decoder),
+        )
+
+    def _over_limit(self) -> Outcome:
+        # The table holds served meters only (limits.visible_meters = max_meters): a
+        # newcomer could only be one more over the limit.
+        self.counters.over_meter_limit += 1
+        return Outcome(error="meter limit reached", over_limit=True)
+
+    def _collect(
+        self,
+        state: MeterState,
+        key: str,
+        heard: Heard,
+        raw: Callable[[], bytes],
+        decode: Callable[[Tenant], Telegram],
+    ) -> Outcome:
+        """A meter's telegram, after the link checks: counted as heard, then collected for
+        its tenant (forwarded raw, or decoded into a reading and perhaps an alarm)."""
         reception = state.reception
-        reception.heard(frame.timestamp, frame.rssi_dbm, frame.link_mode.value)
+        reception.heard(heard.timestamp, heard.rssi_dbm, heard.link_mode, heard.interval_s)
         # The meter's tenant was found when its state was made (or by reassign()).
         tenant = self._by_name[state.tenant] if state.tenant is not None else None
         if tenant is None:
-            self._neighbours.move_to_end(address.key)
+            self._neighbours.move_to_end(key)
         if state.over_limit:
             self.counters.over_meter_limit += 1
             reception.decode = "over_limit"
@@ -323,19 +377,18 @@ class Pipeline:
             # Not decoded: the gateway holds no key of a meter that is no tenant's.
             self.counters.unassigned += 1
             reception.decode = "no_key"
-            return Outcome(error=f"meter {meter_id} belongs to no tenant", meter=state)
+            return Outcome(error=f"meter {state.meter_id} belongs to no tenant", meter=state)
         mine = self.tenant_counters[tenant.name]
         mine.frames += 1
         if tenant.raw:
             fields: dict[str, Any] = {
-                "id": meter_id,
+                "id": state.meter_id,
                 "manufacturer": state.manufacturer,
-                "telegram": canonical.hex().upper(),
+                "telegram": raw().hex().upper(),
             }
         else:
             try:
-                telegram = tenant.decoder.decode_canonical(canonical, address)
-                fields = telegram_fields(telegram, registry=tenant.registry)
+                fields = telegram_fields(decode(tenant), registry=tenant.registry)
             except DecodeError as err:
                 self._count_error(err, state, mine)
                 return Outcome(error=str(err), meter=state)
@@ -344,7 +397,7 @@ class Pipeline:
         meter_id = fields["id"] = state.meter_id
         fields["manufacturer"] = state.manufacturer
         reading = Reading(
-            meter_id, tenant.name, frame.timestamp, fields, frame.rssi_dbm, frame.link_mode.value
+            meter_id, tenant.name, heard.timestamp, fields, heard.rssi_dbm, heard.link_mode
         )
         self._remember(state, reading)
         self.counters.readings += 1

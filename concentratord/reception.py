@@ -69,12 +69,23 @@ class Reception:
         """The width of one window bucket in seconds."""
         return self.window_s / BUCKETS
 
-    def heard(self, when: float, rssi_dbm: float | None, link_mode: str) -> None:
-        """Count one telegram (not a repeat) received at ``when``."""
+    def heard(
+        self,
+        when: float,
+        rssi_dbm: float | None,
+        link_mode: str,
+        interval_s: float | None = None,
+    ) -> None:
+        """Count one telegram (not a repeat) received at ``when``. ``interval_s``: the
+        interval the sender is known to keep (a wired meter's poll interval), which then
+        stands instead of the estimate from the gaps (polls that ran late or were missed
+        would otherwise skew it)."""
         if self.telegrams == 0:
             self.first_heard = when
         elif when - self.last_heard >= MIN_GAP_S:
             self._add_gap(when - self.last_heard)
+        if interval_s is not None:
+            self.interval_s = interval_s
         self.telegrams += 1
         self.last_heard = max(self.last_heard, when)
         self.link_mode = link_mode

@@ -16,7 +16,7 @@ import cbor2
 import zstandard
 
 from concentratord.documents import utc
-from concentratord.pipeline import MeterState, Outcome
+from concentratord.pipeline import Heard, MeterState, Outcome
 from concentratord.reception import Reception, quality_of
 from concentratord.tap import TapEvent
 from radio.frame import RadioFrame
@@ -167,8 +167,9 @@ def is_back(state: MeterState) -> bool:
     return False
 
 
-def tap_event(frame: RadioFrame, outcome: Outcome) -> TapEvent:
-    """What the live tap shows of one frame the pipeline judged (concentratord/tap.py)."""
+def tap_event(frame: RadioFrame | Heard, outcome: Outcome) -> TapEvent:
+    """What the live tap shows of one frame (or wired answer, as :class:`Heard`) the
+    pipeline judged (concentratord/tap.py)."""
     meter = outcome.meter
     if outcome.repeat:
         decode = "repeat"
@@ -184,7 +185,7 @@ def tap_event(frame: RadioFrame, outcome: Outcome) -> TapEvent:
         "manufacturer": meter.manufacturer if meter is not None else None,
         "tenant": meter.tenant if meter is not None else None,
         "rssi_dbm": frame.rssi_dbm,
-        "link_mode": frame.link_mode.value,
+        "link_mode": frame.link_mode if isinstance(frame, Heard) else frame.link_mode.value,
         "decode": decode,
         "fields": outcome.reading.fields if outcome.reading is not None else None,
         "error": outcome.error,

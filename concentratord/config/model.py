@@ -12,6 +12,7 @@ from concentratord.config.access import AccessConfig
 from concentratord.config.bridge import BridgeConfig
 from concentratord.config.drivers import DriversConfig
 from concentratord.config.field_view import VisibilityConfig, WebConfig
+from concentratord.config.mbus import MbusConfig
 from concentratord.config.meters import find_overlap, is_exact, matches
 from concentratord.config.operations import LogConfig, MetricsConfig, WatchdogConfig
 from concentratord.config.profiles import (
@@ -74,6 +75,7 @@ class Config(Section):
     web: WebConfig | None = None  # the web server is off without [web]
     bridge: BridgeConfig | None = None  # a bridge duty-cycles only with [bridge]
     drivers: DriversConfig = DriversConfig()
+    mbus: Annotated[tuple[MbusConfig, ...], Field(strict=False)] = ()  # wired buses polled
 
     @model_validator(mode="before")
     @classmethod
@@ -124,7 +126,16 @@ class Config(Section):
         self._check_limits()
         self._check_web_tenants()
         self._check_bridge()
+        self._check_mbus_ports()
         return self
+
+    def _check_mbus_ports(self) -> None:
+        ports = {self.radio.port: "radio.port"}
+        for i, bus in enumerate(self.mbus, start=1):
+            other = ports.get(bus.port)
+            if other is not None:
+                raise KeyedError(f"mbus[{i}].port", f"{bus.port} is also {other}")
+            ports[bus.port] = f"mbus[{i}].port"
 
     def _check_bridge(self) -> None:
         if self.bridge is not None and self.gateway.profile != "bridge":

@@ -21,6 +21,12 @@ thread frames what the master sends with the project's own link layer
   (``corrupt``) a number of times, and a converter that echoes every byte (``echo``).
 
 Each slave records the C fields it received (``c_fields``), for FCB checks.
+
+A pty delivers bytes at once, whatever the rate. ``line_rate=True`` makes them take their
+time on the line, 11 bits a character at the rate the master set on the port (read from
+the pty's termios, which both ends share): a request is handled that long after its bytes
+are read, an answer is written :data:`PACE_CHARACTERS` characters at a time, each when
+its last character would have arrived. Off by default.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import termios
 import threading
 import time
 from collections.abc import Sequence
@@ -56,6 +63,8 @@ from radio.sim.pty import PtyDevice
 
 CI_RSP_UD_LONG: Final = 0x72
 GARBAGE: Final = bytes([0x3C, 0xA7, 0x5B, 0x01])  # no E5, 10 or 68: starts no frame
+PACE_CHARACTERS: Final = 4  # line_rate: an answer is written this many characters at a time
+_TERMIOS_BAUD: Final = {getattr(termios, f"B{b}"): b for b in (300, 600, 1200, 2400, 4800, 9600)}
 
 Collision = Literal["merge", "garbage"]
 
@@ -155,10 +164,12 @@ class MbusBusEmulator:
         echo: bool = False,
         collision: Collision = "merge",
         link_path: str | os.PathLike[str] | None = None,
+        line_rate: bool = False,
     ) -> None:
         self.slaves = list(slaves)
         self.echo = echo
         self.collision: Collision = collision
+        self.line_rate = line_rate
         self.device = PtyDevice(link_path)
         self.requests: list[bytes] = []  # every frame the master sent, as received
         self.collisions = 0
@@ -166,6 +177,7 @@ class MbusBusEmulator:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
 
     @property
     def path(self) -> str:
@@ -181,17 +193,35 @@ class MbusBusEmulator:
 
     def stop(self) -> None:
         """Stop the thread and close the pty (idempotent)."""
+        self._stop_thread()
+        self.device.close()
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._wake_r = self._wake_w = -1
+
+    def _stop_thread(self) -> None:
         self._stop.set()
         with contextlib.suppress(OSError):
             os.write(self._wake_w, b"x")
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-        self.device.close()
-        for fd in (self._wake_r, self._wake_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        self._wake_r = self._wake_w = -1
+
+    def unplug(self) -> None:
+        """The converter pulled out: the port goes (the master's reads fail), the slaves
+        keep their state."""
+        self._stop_thread()
+        self.device.unplug()
+
+    def replug(self) -> None:
+        """The converter plugged back in: a new pty at the same path, answering again."""
+        self._stop.clear()
+        with contextlib.suppress(OSError):
+            while os.read(self._wake_r, 64):  # the stop's wake-up byte
+                pass
+        self._framer = Framer()
+        self.start()
 
     def __enter__(self) -> MbusBusEmulator:
         return self.start()
@@ -220,6 +250,8 @@ class MbusBusEmulator:
             if not data:
                 time.sleep(0.005)  # the host has the port closed (POLLHUP): look again
                 continue
+            if self.line_rate:
+                time.sleep(len(data) * self._character_s())  # the request on the line
             if self.echo:
                 self.device.write(data)
             for frame in self._framer.feed(data):
@@ -295,4 +327,26 @@ class MbusBusEmulator:
             data = sent[0]
         if delay:
             time.sleep(delay)
-        self.device.write(data)
+        self._write(data)
+
+    def _character_s(self) -> float:
+        """Seconds a character takes at the rate the master set (0 when unknown)."""
+        master = self.device.master
+        try:
+            baud = _TERMIOS_BAUD.get(termios.tcgetattr(master)[5]) if master is not None else None
+        except termios.error:
+            baud = None
+        return 11 / baud if baud else 0.0
+
+    def _write(self, data: bytes) -> None:
+        """An answer onto the line: at once, or paced at the line rate (``line_rate``)."""
+        if not self.line_rate:
+            self.device.write(data)
+            return
+        character, start = self._character_s(), time.monotonic()
+        for i in range(0, len(data), PACE_CHARACTERS):
+            chunk = data[i : i + PACE_CHARACTERS]
+            wait = start + (i + len(chunk)) * character - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            self.device.write(chunk)

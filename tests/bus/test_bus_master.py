@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from bus.master import AsyncMaster, MbusMaster, NoAnswerError, merged_telegram
+from bus.answer import merged_telegram
+from bus.master import AsyncMaster, MbusMaster, NoAnswerError
 from bus.transport import BusTransport, answer_window
 from protocols.mbus.frames import C_FCB, LongFrame, snd_nke
 from protocols.mbus.secondary import Outcome, SecondaryAddress
