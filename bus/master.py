@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final, TypeVar
@@ -55,6 +56,10 @@ T = TypeVar("T")
 
 class MasterError(Exception):
     """A request failed."""
+
+
+class ScanAbortedError(MasterError):
+    """The scan was told to stop (:attr:`MbusMaster.abort_scan`)."""
 
 
 class NoAnswerError(MasterError):
@@ -139,6 +144,8 @@ class MbusMaster:
         self.retries = retries
         self.probe_retries = probe_retries  # scans: a silent address is the common case
         self._fcb: dict[int, bool] = {}
+        # Set from another thread to end a scan early (ScanAbortedError at the next probe).
+        self.abort_scan = threading.Event()
         self.probes = 0  # requests sent by scans and selections
         self.requests = 0  # every request sent, retries included
         self.retried = 0
@@ -264,6 +271,11 @@ class MbusMaster:
 
     # -- scans --------------------------------------------------------------------------
 
+    def _check_abort(self) -> None:
+        if self.abort_scan.is_set():
+            self.abort_scan.clear()
+            raise ScanAbortedError("scan stopped before it ended")
+
     def scan_primary(
         self, addresses: Iterable[int] = range(0, ADDRESS_MAX_PRIMARY + 1)
     ) -> list[SlaveInfo]:
@@ -271,6 +283,7 @@ class MbusMaster:
         its identity. A slave that acknowledges but sends no readable header is skipped."""
         found: list[SlaveInfo] = []
         for address in addresses:
+            self._check_abort()
             if not 0 <= address <= ADDRESS_MAX_PRIMARY:
                 raise ValueError(f"primary addresses are 0-{ADDRESS_MAX_PRIMARY}, not {address}")
             self.probes += 1
@@ -299,6 +312,7 @@ class MbusMaster:
         found: list[SlaveInfo] = []
         seen: set[SecondaryAddress] = set()
         while (pattern := scan.next_pattern()) is not None:
+            self._check_abort()
             outcome, address, frame = self.probe_secondary(pattern)
             scan.report(outcome, address)
             if outcome is Outcome.ONE and address is not None and frame is not None:
@@ -326,9 +340,19 @@ class AsyncMaster:
         self.master = master
         self._lock = asyncio.Lock()
 
-    async def _run(self, call: Callable[[], T]) -> T:
+    async def _run(self, call: Callable[[], T], on_cancel: Callable[[], None] | None = None) -> T:
         async with self._lock:
-            return await asyncio.to_thread(call)
+            work = asyncio.ensure_future(asyncio.to_thread(call))
+            try:
+                return await asyncio.shield(work)
+            except asyncio.CancelledError:
+                # A thread cannot be cancelled: the bus stays taken until it is done (no
+                # other exchange may start meanwhile); ``on_cancel`` may hurry it up.
+                if on_cancel is not None:
+                    on_cancel()
+                with contextlib.suppress(Exception):
+                    await work
+                raise
 
     async def send_nke(self, address: int) -> bool:
         """:meth:`MbusMaster.send_nke` in a thread."""
@@ -343,8 +367,13 @@ class AsyncMaster:
         return await self._run(lambda: self.master.read_secondary(address))
 
     async def call(self, work: Callable[[MbusMaster], T]) -> T:
-        """Any work on the master (a scan), in a thread, between polls."""
+        """Any work on the master, in a thread, between polls."""
         return await self._run(lambda: work(self.master))
+
+    async def scan(self, work: Callable[[MbusMaster], T]) -> T:
+        """A scan in a thread; cancelled, it stops at its next probe."""
+        self.master.abort_scan.clear()
+        return await self._run(lambda: work(self.master), self.master.abort_scan.set)
 
     async def select(self, pattern: SecondaryAddress) -> Outcome:
         """:meth:`MbusMaster.select` in a thread."""

@@ -21,6 +21,7 @@ from concentratord.config import Config, TenantConfig, check_config
 from concentratord.control import Audited, Command, ControlCommand, ControlError
 from concentratord.groups import GroupError, MeterGroups
 from concentratord.keystore import KeyImportError, KeyStore
+from concentratord.mbus_control import DecodeWired, mbus_command
 from concentratord.pipeline import MeterState
 from concentratord.reload import ReloadRefusedError
 from concentratord.store import Store
@@ -28,6 +29,7 @@ from concentratord.tap import Tap
 from concentratord.tap_cmd import tap_command
 from concentratord.tenancy import TenantError, TenantMap
 from concentratord.visibility import AmbiguousMeterError, Visibility
+from concentratord.wired_bus import WiredBus
 from protocols.textformats import KeyFileError, parse_keys
 
 P = Permission
@@ -54,6 +56,8 @@ class ControlContext:
     save: Callable[[str], Awaitable[None]]  # keep "access", "groups" or "tenants" in the store
     add_tenant: Callable[[TenantConfig], Awaitable[str]]  # the share ID
     remove_tenant: Callable[[str], Awaitable[None]]
+    buses: Mapping[str, WiredBus]  # the [[mbus]] buses by port (concentratorctl mbus)
+    decode_wired: DecodeWired  # a wired answer as `decode` prints it
 
 
 def _text(args: Mapping[str, Any], name: str) -> str:
@@ -268,6 +272,7 @@ def commands(ctx: ControlContext) -> dict[str, Command]:
         "config": ControlCommand(P.SYSTEM, config),
         "reload": ControlCommand(P.SYSTEM, reload, changes=True),
         "tap": tap_command(ctx.tap),  # a stream: reading management
+        "mbus": mbus_command(ctx.buses, ctx.decode_wired),  # a stream: device management
         "audit": ControlCommand(P.ACCESS, audit),
         "access": ControlCommand(
             P.ACCESS, access, changes=True, actions={"show": (P.ACCESS, False)}

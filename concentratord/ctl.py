@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from concentratord import __version__
+from concentratord.mbus_control import summary_line
 from concentratord.tap_cmd import event_line, parse_meter
 
 DEFAULT_SOCKET = "/run/concentratord/control.sock"
@@ -260,7 +261,38 @@ def _parser() -> argparse.ArgumentParser:
     tap_cmd.add_argument("--meter", type=_meter, help="only this meter: ID or MAN:ID")
     # Also after the command (``tap --json``); SUPPRESS keeps a ``--json`` given before it.
     tap_cmd.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="JSON")
+    mbus = sub.add_parser("mbus", help="scan the daemon's wired bus, or read one slave")
+    mbus_actions = mbus.add_subparsers(dest="action", required=True, metavar="ACTION")
+    scan = mbus_actions.add_parser("scan", help="the slaves on the bus, one JSON line each")
+    scan.add_argument("--port", help="the bus's port (needed when the daemon has several)")
+    kind = scan.add_mutually_exclusive_group()
+    kind.add_argument("--secondary", action="store_true", help="the wildcard tree scan")
+    kind.add_argument("--primary", action="store_true", help="addresses 0-250 (the default)")
+    scan.add_argument("--addresses", help="primary: FIRST-LAST (default 0-250)")
+    scan.add_argument("--manufacturers", help="secondary: only these codes, e.g. ABB,KAM")
+    read = mbus_actions.add_parser("read", help="read one slave now, printed as decode does")
+    read.add_argument("--port", help="the bus's port (needed when the daemon has several)")
+    read.add_argument("--address", required=True, help="0-250, or 16 hex digits (secondary)")
+    read.add_argument("--records", action="store_true", help="every record as well")
     return parser
+
+
+def mbus(path: str, args: dict[str, Any]) -> int:
+    """``concentratorctl mbus scan|read``: slaves (or the reading) on stdout as JSON lines,
+    the scan's summary on stderr; 1 when the daemon refuses or the bus fails."""
+    args.pop("primary", None)
+    failed = False
+    for line in stream(path, "mbus", args):
+        if "slave" in line:
+            print(json.dumps(line["slave"]), flush=True)
+        elif "reading" in line:
+            print(json.dumps(line["reading"]), flush=True)
+        elif "summary" in line:
+            print(summary_line(line["summary"]), file=sys.stderr)
+        elif "error" in line:
+            print(f"concentratorctl: mbus {args.get('action')}: {line['error']}", file=sys.stderr)
+            failed = True
+    return 1 if failed else 0
 
 
 def _args_of(ns: argparse.Namespace) -> dict[str, Any]:
@@ -345,8 +377,10 @@ def render_audit_csv(entries: list[dict[str, Any]]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``concentratorctl`` console script."""
     ns = _parser().parse_args(argv)
-    if ns.command == "tap":
+    if ns.command in ("tap", "mbus"):
         try:
+            if ns.command == "mbus":
+                return mbus(ns.socket, _args_of(ns))
             return tap(ns.socket, _args_of(ns), ns.json)
         except ControlError as err:
             print(f"concentratorctl: {err}", file=sys.stderr)

@@ -22,14 +22,14 @@ import contextlib
 import logging
 import os
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bus.answer import LINK_MODE as WIRED_LINK_MODE
-from bus.answer import WiredAnswer
+from bus.answer import WiredAnswer, answer_address, merged_telegram
 from concentratord import __version__
 from concentratord.access import Authority, PermissionTable
 from concentratord.bridge.battery import BatteryBridge
@@ -57,6 +57,10 @@ from concentratord.tenancy import TenantMap
 from concentratord.timekeeping import TimeKeeper, sync_source
 from concentratord.visibility import Visibility, tap_event
 from concentratord.wired_bus import WiredBus
+from protocols.errors import DecodeError
+from protocols.mbus.frames import LongFrame
+from protocols.readout import error_fields, telegram_fields
+from protocols.wmbus.decoder import TelegramDecoder
 from radio.driver import ModuleDriver
 from radio.frame import LinkMode, RadioFrame
 from uplink import Command, MqttUplink, Reply, codec_named, messages
@@ -293,6 +297,19 @@ class Daemon:
                 log.exception("mbus %s: poll loop failed; starting it again", bus.port)
                 bus.transport.close()
                 await asyncio.sleep(1.0)
+
+    def decode_wired(self, frames: Sequence[LongFrame], with_records: bool) -> dict[str, Any]:
+        """A wired slave's answer read on demand, as ``decode`` prints it: with the keys of
+        the meter's tenant (a fresh decoder: a technician's read does not move the
+        tenant's replay check), keyless for a meter of no tenant."""
+        try:
+            sender = answer_address(frames[0]) if frames else None
+            tenant = self.pipeline.tenant_for(sender.id, sender.manufacturer) if sender else None
+            decoder = TelegramDecoder(tenant.keys if tenant else {}, registry=self.registry)
+            telegram = merged_telegram(frames, decoder)
+            return telegram_fields(telegram, with_records=with_records, registry=self.registry)
+        except DecodeError as err:
+            return error_fields(err)
 
     async def _restore_access(self, store: Store) -> None:
         """The permission table, the meter groups and the runtime tenants kept in the store."""

@@ -16,6 +16,7 @@ from typing import TextIO
 from bus.answer import merged_telegram
 from bus.master import MasterError, MbusMaster, SlaveInfo
 from bus.transport import DEFAULT_MARGIN_S, BusError, BusTransport
+from concentratord.mbus_control import summary_line
 from protocols.errors import DecodeError
 from protocols.mbus.frames import ADDRESS_MAX_PRIMARY
 from protocols.mbus.secondary import ANY
@@ -74,22 +75,24 @@ def run_scan(
                     _print(out, info.as_json())
 
                 result = master.scan_secondary(ANY, manufacturers, on_found=found)
-                count, probes = len(result.found), result.probes
-                extra = f", {result.collisions} collisions"
-                if result.unresolved:
-                    extra += f", {len(result.unresolved)} unresolved"
+                summary: dict[str, object] = {
+                    "found": len(result.found),
+                    "probes": result.probes,
+                    "collisions": result.collisions,
+                    "unresolved": len(result.unresolved),
+                }
             else:
                 count = 0
                 for address in addresses:
                     for info in master.scan_primary([address]):
                         _print(out, info.as_json())
                         count += 1
-                probes, extra = master.probes, ""
+                summary = {"found": count, "probes": master.probes}
     except BusError as error:
         print(f"concentratord mbus scan: {error}", file=err)
         return 1
-    kind = "secondary" if secondary else "primary"
-    print(f"mbus scan ({kind}): {count} slave(s) found, {probes} probes{extra}", file=err)
+    summary["kind"] = "secondary" if secondary else "primary"
+    print(summary_line(summary), file=err)
     return 0
 
 

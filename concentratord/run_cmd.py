@@ -112,6 +112,8 @@ async def _run(config: Config, config_file: str, show_status: bool, fixed_level:
                 save=daemon.save_access,
                 add_tenant=daemon.add_tenant,
                 remove_tenant=daemon.remove_tenant,
+                buses=daemon.buses,
+                decode_wired=daemon.decode_wired,
             )
         ),
         local_caller(lambda: daemon.config),

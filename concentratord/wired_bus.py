@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -220,6 +220,7 @@ class WiredBus:
         secondary: bool,
         on_found: Callable[[SlaveInfo], None],
         manufacturers: list[int] | None = None,
+        addresses: Iterable[int] = range(0, 251),
     ) -> dict[str, Any]:
         """Scan the bus between polls; ``on_found`` is called from the master's thread for
         each slave. Returns the summary (``found``, ``probes``, ...). Raises BusError."""
@@ -236,14 +237,14 @@ class WiredBus:
                 }
             before = master.probes
             found = 0
-            for address in range(0, 251):
+            for address in addresses:
                 for info in master.scan_primary([address]):
                     on_found(info)
                     found += 1
             return {"found": found, "probes": master.probes - before}
 
         try:
-            return await self.master.call(work)
+            return await self.master.scan(work)
         except BusError as err:
             self._port_lost(err)
             raise
