@@ -14,6 +14,7 @@ from bench import (
     daemon_field,
     decode_throughput,
     disk,
+    mbus_master,
     radio_rate,
     tenancy_cost,
     uplink_bytes,
@@ -30,6 +31,7 @@ SCENARIOS: dict[str, Callable[[], dict[str, Any]]] = {
     "drain": daemon_field.drain_main,
     "visibility": visibility_cost.main,
     "tenancy": tenancy_cost.main,
+    "mbus": mbus_master.main,
 }
 
 

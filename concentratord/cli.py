@@ -127,6 +127,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--no-collisions", action="store_true", help="no air collisions")
     simulate.add_argument("--mix", metavar="KIND=SHARE,...", help="e.g. water=0.8,heat=0.2")
+    simulate.add_argument(
+        "--mbus-slaves", type=int, default=0, metavar="N", help="also a wired bus of N slaves"
+    )
+    simulate.add_argument("--mbus-link", metavar="PATH", help="symlink path of the bus's pty")
 
     mbus = sub.add_parser(
         "mbus",
@@ -227,6 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 alarm_rate=args.alarm_rate,
                 collisions=not args.no_collisions,
                 mix=args.mix,
+                mbus_slaves=args.mbus_slaves,
+                mbus_link=args.mbus_link,
             )
         )
     if args.command == "mbus":

@@ -1,7 +1,9 @@
 """``concentratord simulate``: a simulated meter field behind an emulated module on a pty.
 
 Prints one line on stdout, ``pty: PATH``, once the emulated module is plugged in: the path
-a gateway (``concentratord listen --port PATH``) opens. Runs until SIGINT or SIGTERM and
+a gateway (``concentratord listen --port PATH``) opens. With ``--mbus-slaves N`` an
+emulated M-Bus level converter with N slaves (primary addresses 1-N) runs beside it, and
+``mbus pty: PATH`` comes first. Runs until SIGINT or SIGTERM and
 exits 0. Logs (the field's make-up and delivery statistics) go to stderr.
 """
 
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from types import FrameType
 
 from radio.sim.field import DEFAULT_MIX, Field, FieldConfig
+from radio.sim.mbus_bus import MbusBusEmulator, demo_fleet
 from radio.sim.registry import emulator_class
 from radio.sim.runner import FieldRunner
 
@@ -38,6 +41,8 @@ class SimulateOptions:
     collisions: bool = True
     mix: str | None = None
     stats_every: float = 10.0
+    mbus_slaves: int = 0  # an emulated wired bus with this many slaves (0: none)
+    mbus_link: str | None = None
 
 
 def parse_mix(text: str) -> dict[str, float]:
@@ -71,6 +76,11 @@ def run_simulate(opts: SimulateOptions) -> int:
         )
         field = Field(config)
         emulator = emulator_class(opts.module)(opts.link)
+        bus = (
+            MbusBusEmulator(demo_fleet(opts.mbus_slaves, opts.seed), link_path=opts.mbus_link)
+            if opts.mbus_slaves
+            else None
+        )
     except (ValueError, KeyError, ImportError) as err:
         print(f"concentratord simulate: {err}", file=sys.stderr)
         return 2
@@ -100,8 +110,13 @@ def run_simulate(opts: SimulateOptions) -> int:
         opts.speed,
     )
     emulator.start()
+    if bus is not None:
+        bus.start()
+        log.info("wired bus: %d slaves at primary addresses 1-%d", len(bus.slaves), len(bus.slaves))
     runner = FieldRunner(field, emulator, time.monotonic, speed=opts.speed)
     try:
+        if bus is not None:
+            sys.stdout.write(f"mbus pty: {bus.path}\n")
         sys.stdout.write(f"pty: {emulator.path}\n")
         sys.stdout.flush()
         runner.start()
@@ -119,5 +134,7 @@ def run_simulate(opts: SimulateOptions) -> int:
         runner.request_stop()
         emulator.close()
         runner.stop()
+        if bus is not None:
+            bus.stop()
     log.info("stopped after %d telegrams delivered", runner.delivered)
     return 0

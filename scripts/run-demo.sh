@@ -4,7 +4,8 @@
 #
 #   1. Mosquitto on 127.0.0.1:${DEMO_MQTT_PORT:-1883}, started here unless one already listens
 #   2. concentratord simulate: ${DEMO_METERS:-200} meters behind an emulated iM871A on a pty,
-#      time running ${DEMO_SPEED:-60}x (an hour a minute)
+#      time running ${DEMO_SPEED:-60}x (an hour a minute), and a wired M-Bus of
+#      ${DEMO_MBUS_SLAVES:-5} slaves behind an emulated level converter on another pty
 #   3. concentratord run: the gateway, 5-minute values for 5 priority meters (every 5 s at
 #      60x), hourly values for all (every minute), alarms at once; the installer's page on
 #      http://127.0.0.1:${DEMO_WEB_PORT:-8080}/
@@ -19,6 +20,7 @@ BIN="${CONCENTRATORD_VENV:-.venv}/bin"
 PORT="${DEMO_MQTT_PORT:-1883}"
 METERS="${DEMO_METERS:-200}"
 SPEED="${DEMO_SPEED:-60}"
+MBUS_SLAVES="${DEMO_MBUS_SLAVES:-5}"
 DEMO="$PWD/.demo"
 WEB_PORT="${DEMO_WEB_PORT:-8080}"
 # The demo's web token: loopback only, shown below so the page can be opened at once.
@@ -51,6 +53,7 @@ fi
 
 "$BIN/concentratord" simulate --meters "$METERS" --module im871a --speed "$SPEED" --seed 7 \
     --keys-out "$DEMO/keys.txt" --link "$DEMO/ttyEMU0" --alarm-rate 2 \
+    --mbus-slaves "$MBUS_SLAVES" --mbus-link "$DEMO/ttyMBUS0" \
     >"$DEMO/simulate.out" 2>"$DEMO/simulate.log" &
 pids+=($!)
 for _ in $(seq 100); do [[ -s "$DEMO/simulate.out" && -s "$DEMO/keys.txt" ]] && break; sleep 0.1; done
@@ -97,6 +100,14 @@ listen = "127.0.0.1:$WEB_PORT"
 name = "demo-installer"
 token = "$WEB_TOKEN"
 TOML
+if (( MBUS_SLAVES > 0 )); then
+    # The wired bus: each slave polled every 5 minutes (5 s at 60x) at its primary address.
+    printf '\n[[mbus]]\nport = "%s"\nbaud = 2400\ninterval = "5m"\n' "$DEMO/ttyMBUS0" \
+        >>"$DEMO/concentratord.toml"
+    for n in $(seq "$MBUS_SLAVES"); do
+        printf '[[mbus.meter]]\naddress = %d\n' "$n" >>"$DEMO/concentratord.toml"
+    done
+fi
 
 echo "run-demo: $METERS simulated meters at ${SPEED}x; watch the broker with:" >&2
 echo "    mosquitto_sub -h 127.0.0.1 -p $PORT -t 'concentratord/#' -v" >&2

@@ -350,3 +350,40 @@ class MbusBusEmulator:
             if wait > 0:
                 time.sleep(wait)
             self.device.write(chunk)
+
+
+def demo_fleet(count: int, seed: int = 0) -> list[EmulatedSlave]:
+    """``count`` wired heat and water meters at primary addresses 1..count (the demo's bus:
+    ``concentratord simulate --mbus-slaves``), their values from ``seed``. Every fifth
+    answers in two telegrams (DIF 0x1F)."""
+    import random
+
+    if not 0 <= count <= 250:
+        raise ValueError(f"a wired bus holds 0-250 primary addresses, not {count}")
+    rng = random.Random(seed)
+    fleet: list[EmulatedSlave] = []
+    for n in range(1, count + 1):
+        heat = n % 2 == 1
+        first: list[tuple[bytes, float | int]]
+        second: list[tuple[bytes, float | int]]
+        if heat:
+            first = [
+                (b"\x04\x06", rng.randint(1000, 90000)),  # energy, kWh
+                (b"\x04\x13", rng.randint(10**4, 10**6) / 1000),  # volume, m3
+            ]
+            second = [(b"\x02\x5b", rng.randint(55, 80)), (b"\x02\x5f", rng.randint(25, 45))]
+        else:
+            first = [(b"\x04\x13", rng.randint(10**4, 10**7) / 1000)]
+            second = [(b"\x02\x5b", rng.randint(8, 20))]  # water temperature
+        telegrams = [first, second] if n % 5 == 0 else [first + second]
+        fleet.append(
+            EmulatedSlave(
+                f"{40000000 + seed % 1000 * 1000 + n:08d}",
+                manufacturer="KAM" if heat else "SEN",
+                version=0x01,
+                medium=0x04 if heat else 0x07,
+                primary=n,
+                telegrams=telegrams,
+            )
+        )
+    return fleet
