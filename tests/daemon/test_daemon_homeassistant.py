@@ -104,9 +104,7 @@ def test_each_meter_state_topic_carries_its_values(run: Run) -> None:
     def every_state() -> bool:  # the tests run in any order: this one may be the first
         topics = received(run, f"{PREFIX}/gateway/{GATEWAY}/meter/")
         rows = last_rows(run)
-        return all(
-            m in rows and any(t.endswith(f"-{m}/state") for t in topics) for m in run.meters
-        )
+        return all(m in rows and any(t.endswith(f"-{m}/state") for t in topics) for m in run.meters)
 
     wait_until(every_state, 30.0, "a state of every meter", run.daemon)
     states = received(run, f"{PREFIX}/gateway/{GATEWAY}/meter/")
