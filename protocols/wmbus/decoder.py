@@ -485,20 +485,24 @@ class TelegramDecoder:
 
     def _decode_wired(self, raw: bytes) -> Telegram:
         try:
-            hdr = layers.WiredLongFrameHeader.parse(raw)
-        except (ConstructError, struct.error) as err:
+            start, length, length2, start2, c_field, _, ci = layers.WIRED_LONG_HEADER.unpack_from(
+                raw
+            )
+        except struct.error as err:
             raise FormatError(f"malformed wired long frame: {err}", offset=0) from None
-        if hdr.L != hdr.L2:
+        if start != b"\x68" or start2 != b"\x68":
+            raise FormatError("wired long frame must start 68 L L 68", offset=0)
+        if length != length2:
             raise FormatError("wired frame length fields differ", offset=2)
-        if len(raw) < hdr.L + 6:
+        if len(raw) < length + 6:
             raise TruncatedError("wired frame shorter than its L field", offset=len(raw))
-        if len(raw) > hdr.L + 6 or raw[hdr.L + 5] != 0x16:
-            raise FormatError("wired frame lacks its stop byte 0x16", offset=hdr.L + 5)
-        if sum(raw[4 : 4 + hdr.L]) & 0xFF != raw[4 + hdr.L]:
-            raise CrcError("wired frame checksum mismatch", offset=4 + hdr.L)
-        if hdr.CI != CI_TPL_LONG:
-            raise UnsupportedError(f"wired CI 0x{hdr.CI:02X} is not supported", offset=6)
-        body = raw[7 : 4 + hdr.L]
+        if len(raw) > length + 6 or raw[length + 5] != 0x16:
+            raise FormatError("wired frame lacks its stop byte 0x16", offset=length + 5)
+        if sum(raw[4 : 4 + length]) & 0xFF != raw[4 + length]:
+            raise CrcError("wired frame checksum mismatch", offset=4 + length)
+        if ci != CI_TPL_LONG:
+            raise UnsupportedError(f"wired CI 0x{ci:02X} is not supported", offset=6)
+        body = raw[7 : 4 + length]
         if len(body) < 12:
             raise TruncatedError("wired variable-data header is incomplete", offset=7)
         id_bytes, m, version, device_type, acc, status, _ = layers.TPL_LONG.unpack_from(body)
@@ -510,8 +514,8 @@ class TelegramDecoder:
         return Telegram(
             link=meter,
             meter=meter,
-            c_field=hdr.C,
-            ci=hdr.CI,
+            c_field=c_field,
+            ci=ci,
             access_number=acc,
             status=status,
             configuration=None,

@@ -158,6 +158,8 @@ def flat_struct(con: Construct[Any, Any]) -> struct.Struct:
     """
     if isinstance(con, Renamed):
         con = con.subcon
+    if isinstance(con, Const):  # unpacked as its bytes: the caller checks the value
+        return flat_struct(con.subcon)
     if isinstance(con, FormatField) and con.fmtstr[0] == "<":
         return struct.Struct(con.fmtstr)
     if isinstance(con, Bytes) and isinstance(con.length, int):
@@ -168,8 +170,8 @@ def flat_struct(con: Construct[Any, Any]) -> struct.Struct:
 
 
 # The parser's forms of the fixed headers (the link header is L C M A.id A.version
-# A.device_type CI); the AFL (conditional fields) and the wired header (constants) are
-# parsed by their Construct declarations, which stay the source of truth for all of them.
+# A.device_type CI); the AFL (conditional fields) is parsed by its Construct declaration.
+# The declarations stay the source of truth for all of them.
 LINK_HEADER = flat_struct(LinkHeader)
 ELL_SHORT = flat_struct(EllShort)  # CC ACC
 ELL_SESSION = flat_struct(EllSession)  # CC ACC SN PayloadCRC
@@ -178,3 +180,4 @@ ELL_DESTINATION_SESSION = flat_struct(EllDestinationSession)  # ... SN PayloadCR
 TPL_SHORT = flat_struct(TplShort)  # ACC ST CF
 TPL_LONG = flat_struct(TplLong)  # ID M VER DEV ACC ST CF
 COMPACT_HEADER = flat_struct(CompactHeader)  # FormatSignature DataCRC
+WIRED_LONG_HEADER = flat_struct(WiredLongFrameHeader)  # start L L2 start2 C A CI
