@@ -5,8 +5,10 @@ A block is a sequence of ``DIF [DIFE...] VIF [VIFE...] data`` records (clause 6)
 
 Speed: headers repeat from telegram to telegram, so the meaning of a header (its DIB
 fields, quantity, unit, scale, combinables) is computed once and cached by the header
-bytes; the per-record work is then a scan for the header's end, one dict lookup and the
-value conversion.
+bytes, with the data length and a value conversion made for that header (:class:`Plan`);
+the per-record work is then a scan for the header's end, one dict lookup, one call and
+the record's construction. Most headers are a DIF and a VIF without extensions: the walk
+recognises those without the scan.
 """
 
 from __future__ import annotations
@@ -148,7 +150,65 @@ def _record_maker() -> Callable[..., Record]:
 
 _new_record = _record_maker()
 
-_CACHE: dict[bytes, Header] = {}
+Converted = tuple[RecordValue, int | float | bytes]  # (value, raw value)
+
+
+class Plan(NamedTuple):
+    """How to read the data of a record with one header: cached by the header's bytes."""
+
+    header: Header
+    size: int  # data bytes, -1 for LVAR
+    convert: Callable[[bytes], Converted]  # fixed-size data -> (value, raw); LVAR: unused
+
+
+def _converter(h: Header) -> Callable[[bytes], Converted]:
+    """``_value`` for header ``h``, specialised where it is common: integers of a scaled
+    quantity (most records) skip the checks that are the same for every record of it."""
+    if h.data_field in INTEGER_FIELDS and h.kind in (KIND_NUMBER, KIND_PLAIN_TEXT):
+        signed = h.kind not in _UNSIGNED_KINDS
+        num, den = h.num, h.den
+        from_bytes = int.from_bytes
+        if den == 1 and num == 1:
+
+            def unscaled(d: bytes) -> Converted:
+                raw = from_bytes(d, "little", signed=signed)
+                return raw, raw
+
+            return unscaled
+        if den == 1:
+
+            def multiplied(d: bytes) -> Converted:
+                raw = from_bytes(d, "little", signed=signed)
+                return raw * num, raw
+
+            return multiplied
+
+        def divided(d: bytes) -> Converted:
+            raw = from_bytes(d, "little", signed=signed)
+            return raw * num / den, raw
+
+        return divided
+
+    if h.data_field in BCD_FIELDS and h.kind in (KIND_NUMBER, KIND_PLAIN_TEXT):
+        num, den = h.num, h.den
+
+        def bcd(d: bytes) -> Converted:
+            raw = decode_bcd(d)
+            if raw is None:  # hex digits in a BCD field: the meter's "no value" marker
+                return None, d
+            if den == 1:
+                return (raw * num if num != 1 else raw), raw
+            return raw * num / den, raw
+
+        return bcd
+
+    def general(d: bytes) -> Converted:
+        return _value(h, d, 0)
+
+    return general
+
+
+_CACHE: dict[bytes, Plan] = {}
 _CACHE_LIMIT = 4096  # bounded: random input must not grow it without end
 
 
@@ -250,16 +310,28 @@ def _decode_header(header: bytes, offset: int) -> Header:
     )
 
 
-def _header_at(buf: bytes, pos: int) -> tuple[bytes, Header, int]:
-    """(header bytes, meaning, end offset) of the record header at ``pos``."""
+def _plan_of(raw: bytes, pos: int) -> Plan:
+    """The cached plan of header bytes ``raw`` (found at ``pos``, for error offsets)."""
+    plan = _CACHE.get(raw)
+    if plan is None:
+        header = _decode_header(raw, pos)
+        plan = Plan(header, DATA_LENGTH[header.data_field], _converter(header))
+        if len(_CACHE) < _CACHE_LIMIT:
+            _CACHE[raw] = plan
+    return plan
+
+
+def _plan_at(buf: bytes, pos: int) -> tuple[bytes, Plan, int]:
+    """(header bytes, plan, end offset) of the record header at ``pos``."""
     end = _scan_header(buf, pos)
     raw = buf[pos:end]
-    header = _CACHE.get(raw)
-    if header is None:
-        header = _decode_header(raw, pos)
-        if len(_CACHE) < _CACHE_LIMIT:
-            _CACHE[raw] = header
-    return raw, header, end
+    return raw, _plan_of(raw, pos), end
+
+
+def _header_at(buf: bytes, pos: int) -> tuple[bytes, Header, int]:
+    """(header bytes, meaning, end offset) of the record header at ``pos``."""
+    raw, plan, end = _plan_at(buf, pos)
+    return raw, plan.header, end
 
 
 def _scale(raw: int | float, h: Header) -> int | float:
@@ -354,19 +426,20 @@ _DATA_SHORTER_THAN_LAYOUT = "compact data shorter than its layout"
 
 
 def _record(
-    raw_header: bytes, h: Header, buf: bytes, at: int, offset: int, overrun: str
+    raw_header: bytes, plan: Plan, buf: bytes, at: int, offset: int, overrun: str
 ) -> tuple[Record, int]:
-    """(record, end of its data) for header ``h`` whose data starts at ``at`` in ``buf``.
+    """(record, end of its data) for a header of ``plan`` whose data starts at ``at`` in
+    ``buf``.
 
     ``offset`` is the position the record reports; ``overrun`` the message when a
     fixed-length field runs past the end of ``buf``."""
-    size = DATA_LENGTH[h.data_field]
+    h, size = plan.header, plan.size
     if size >= 0:
         stop = at + size
         if stop > len(buf):
             raise TruncatedError(overrun, offset=len(buf))
         d = buf[at:stop]
-        value, raw = _value(h, d, at)
+        value, raw = plan.convert(d)
     else:  # LVAR
         value, raw, d, stop = _lvar_value(h, buf, at)
     record = _new_record(
@@ -430,6 +503,7 @@ def _walk(data: bytes, *, strict: bool) -> Block:
     warnings: list[str] = []
     n = len(data)
     pos = 0
+    new_record, cache = _new_record, _CACHE  # locals: looked up for every record
     while pos < n:
         dif = data[pos]
         if dif & 0x0F == FIELD_SPECIAL:
@@ -447,8 +521,36 @@ def _walk(data: bytes, *, strict: bool) -> Block:
             out.append(_manufacturer_record(dif, data[pos + 1 :], pos))
             break
         try:
-            raw_header, h, end = _header_at(data, pos)
-            record, next_pos = _record(raw_header, h, data, end, pos, _DATA_PAST_BLOCK)
+            second = data[pos + 1] if pos + 1 < n else 0x80
+            if dif & 0x80 or second & 0x80 or second == 0x7C:
+                raw_header, plan, end = _plan_at(data, pos)
+            else:  # DIF and VIF, no extensions (most records): no scan needed
+                end = pos + 2
+                raw_header = data[pos:end]
+                plan = cache.get(raw_header) or _plan_of(raw_header, pos)
+            size = plan.size
+            if size >= 0 and end + size <= n:  # fixed size and all there: _record, inline
+                h = plan.header
+                next_pos = end + size
+                d = data[end:next_pos]
+                value, raw = plan.convert(d)
+                record = new_record(
+                    raw_header,
+                    d,
+                    h.function,
+                    h.storage,
+                    h.tariff,
+                    h.subunit,
+                    h.vif_range,
+                    h.unit,
+                    value,
+                    raw,
+                    h.combinables,
+                    h.manufacturer_vifes,
+                    pos,
+                )
+            else:
+                record, next_pos = _record(raw_header, plan, data, end, pos, _DATA_PAST_BLOCK)
         except DecodeError as err:
             if strict or not out:
                 raise
@@ -488,8 +590,8 @@ def parse_compact(layout: bytes, data: bytes) -> list[Record]:
                 out.append(_manufacturer_record(dif, data[pos:], pos))
                 return out
             _check_special(dif, lpos)
-        raw_header, h, lpos = _header_at(layout, lpos)
-        record, pos = _record(raw_header, h, data, pos, pos, _DATA_SHORTER_THAN_LAYOUT)
+        raw_header, plan, lpos = _plan_at(layout, lpos)
+        record, pos = _record(raw_header, plan, data, pos, pos, _DATA_SHORTER_THAN_LAYOUT)
         out.append(record)
     if data[pos:].strip(b"\x2f"):
         raise FormatError("compact data longer than its layout", offset=pos)
