@@ -16,8 +16,10 @@ import json
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from protocols.mbus.secondary import build_secondary
@@ -34,6 +36,7 @@ from tests.daemon_harness import (
     wait_until,
 )
 
+SCHEMAS = Path(__file__).resolve().parents[2] / "uplink" / "schemas"
 SCALE = 720.0
 EPOCH = DEFAULT_EPOCH - 60 * 60  # 23:00: the daemon is up well before midnight
 MIDNIGHT = DEFAULT_EPOCH
@@ -144,6 +147,15 @@ def test_radio_and_wired_meters_are_in_the_same_hourly_batches(run: Run) -> None
         rows = run.hourly(end)
         assert radio <= set(rows), f"radio meters missing at {iso(end)}"
         assert wired_ids(run) <= set(rows), f"wired meters missing at {iso(end)}"
+
+
+def test_every_batch_with_wired_rows_matches_the_readings_schema(run: Run) -> None:
+    schema = json.loads((SCHEMAS / "readings.schema.json").read_text())
+    batches = run.docs("event/readings")
+    wired = [b for b in batches if any(r.get("link_mode") == "mbus" for r in b["readings"])]
+    assert wired
+    for batch in batches:
+        jsonschema.validate(batch, schema, cls=jsonschema.Draft202012Validator)
 
 
 def test_wired_readings_say_mbus_and_carry_no_signal_level(run: Run) -> None:
