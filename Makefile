@@ -3,7 +3,7 @@
 #   make run        set up (if needed) and run the main job: the decode demo
 #   make test       set up (if needed) and run the test suite (CI runs exactly this)
 #   make setup      Debian packages (when missing) + .venv/ with the package installed editable
-#   make lint       ruff check, ruff format --check, mypy --strict on the four packages
+#   make lint       ruff check, ruff format --check, mypy --strict on the five packages
 #   make bench      the benchmark scenarios (bench/)
 #   make fuzz-long  the fuzz tests with $(FUZZ_ITERATIONS) iterations
 #   make clean      caches and build outputs;  make distclean  also removes .venv/

@@ -40,6 +40,10 @@ DEFAULT_MARGIN_S: Final = 0.100  # USB converters
 # After a complete frame the line is watched this many character times for more bytes:
 # a second answer (a collision) or a frame's tail.
 SETTLE_CHARACTERS: Final = 3
+# An answer is one frame of at most 4 + 255 + 2 bytes; a line that keeps sending (noise, a
+# babbling slave) is cut off after two of those, or the time they take on the line.
+MAX_FRAME_BYTES: Final = 261
+MAX_REPLY_BYTES: Final = 2 * MAX_FRAME_BYTES
 
 
 # What a port that went away raises: termios.error (tcflush on a pulled USB converter) is
@@ -248,7 +252,9 @@ class BusTransport:
         The first byte must come within :attr:`window_s` (else the reply is ``silent``).
         While a frame is in progress the master waits for the bytes the framer still needs
         (at line rate) plus :attr:`settle_s`; after a complete frame, :attr:`settle_s` for
-        more (a second answer means a collision).
+        more (a second answer means a collision). A line that keeps sending is cut off
+        after :data:`MAX_REPLY_BYTES`, or the time they would take (then the reply is
+        garbled).
         """
         fd = self._fd()
         self.send(request)
@@ -257,8 +263,12 @@ class BusTransport:
             echo.expect(request)
         framer = Framer()
         reply = Reply()
-        deadline = time.monotonic() + self.window_s
-        while True:
+        started = time.monotonic()
+        deadline = started + self.window_s
+        # However the bytes keep coming, one exchange ends within this.
+        cutoff = started + self.window_s + self.settle_s
+        cutoff += self.transmit_time(len(request) + MAX_REPLY_BYTES)  # its echo, and two frames
+        while reply.received < MAX_REPLY_BYTES and time.monotonic() < cutoff:
             data = self._read(fd, deadline - time.monotonic())
             if not data:
                 if time.monotonic() < deadline:
@@ -277,7 +287,7 @@ class BusTransport:
             wait = self.settle_s
             if framer.buffered:
                 wait += self.transmit_time(framer.needed)
-            deadline = time.monotonic() + wait
+            deadline = min(time.monotonic() + wait, cutoff)
         if framer.buffered:
             reply.frames += framer.timeout()
             framer.reset()

@@ -281,18 +281,32 @@ def mbus(path: str, args: dict[str, Any]) -> int:
     """``concentratorctl mbus scan|read``: slaves (or the reading) on stdout as JSON lines,
     the scan's summary on stderr; 1 when the daemon refuses or the bus fails."""
     args.pop("primary", None)
-    failed = False
-    for line in stream(path, "mbus", args):
-        if "slave" in line:
-            print(json.dumps(line["slave"]), flush=True)
-        elif "reading" in line:
-            print(json.dumps(line["reading"]), flush=True)
-        elif "summary" in line:
-            print(summary_line(line["summary"]), file=sys.stderr)
-        elif "error" in line:
-            print(f"concentratorctl: mbus {args.get('action')}: {line['error']}", file=sys.stderr)
-            failed = True
-    return 1 if failed else 0
+    action = args.get("action")
+    finished = False  # a summary, a reading or an error came: the work is over
+    try:
+        for line in stream(path, "mbus", args):
+            if "slave" in line:
+                print(json.dumps(line["slave"]), flush=True)
+            elif "reading" in line:
+                print(json.dumps(line["reading"]), flush=True)
+                finished = True
+            elif "summary" in line:
+                print(summary_line(line["summary"]), file=sys.stderr)
+                finished = True
+            elif "error" in line:
+                print(f"concentratorctl: mbus {action}: {line['error']}", file=sys.stderr)
+                return 1
+            elif "end" in line and not finished:
+                raise ControlError(f"concentratord ended the {action} early: {line['end']}")
+    except KeyboardInterrupt:
+        return 130  # stopped by the technician: the daemon stops the scan at its next probe
+    except BrokenPipeError:
+        with contextlib.suppress(OSError):  # ``mbus scan | head``: as for tap
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    if not finished:
+        raise ControlError("concentratord closed the connection")
+    return 0
 
 
 def _args_of(ns: argparse.Namespace) -> dict[str, Any]:

@@ -761,7 +761,9 @@ class Daemon:
         status["store"] = {k: store[k] for k in ("writable", "problem") if k in store}
         if self.bridge is not None:
             status["power"] = self.bridge.budget(tenant)
-        for bus in status.get("mbus", ()):  # the bus's figures; of its meters, its own
+        for bus in status.get("mbus", ()):  # the port's state; of its meters, its own
+            for total in ("polls", "answers", "no_answer"):  # counts other tenants' meters
+                bus.pop(total, None)
             bus["meters"] = [
                 m for m in bus["meters"] if m["meter"] and self._tenant_of_key(m["meter"]) == tenant
             ]

@@ -144,8 +144,8 @@ def _address(value: object) -> int | str:
     from concentratord.control import ControlError
 
     text = str(value if value is not None else "").strip()
-    if text.isdigit() and int(text) <= PRIMARY_MAX:
-        return int(text)
+    if text.isdigit() and len(text) <= 3 and int(text) <= PRIMARY_MAX:
+        return int(text)  # 16 digits are a secondary address, even all decimal ones
     try:
         secondary_of(text)
     except ValueError as err:

@@ -65,7 +65,7 @@ def families(snapshot: Snapshot) -> list[Metric]:
             family.add_metric([tenant], value)
         out.append(family)
 
-    counter("frames", "Telegrams received from the radio module.", c["frames"])
+    counter("frames", "Telegrams received (radio frames and wired answers).", c["frames"])
     counter(
         "radio_bad_frames", "Frames the module's framing refused.", c.get("radio_bad_frames", 0)
     )
@@ -138,6 +138,36 @@ def families(snapshot: Snapshot) -> list[Metric]:
         "Seconds since the daemon started (gateway time).",
         snapshot.status.get("uptime_s", 0),
     )
+    out.extend(_bus_families(snapshot.status.get("mbus", ())))
+    return out
+
+
+# The wired buses' figures (status "mbus", docs/operations.md): name -> (status key, help).
+BUS_COUNTERS = {
+    "mbus_polls": ("polls", "Polls of wired meters (one readout each), by bus port."),
+    "mbus_answers": ("answers", "Polls a wired meter answered, by bus port."),
+    "mbus_no_answer": ("no_answer", "Polls no answer (or only a bad one) came to."),
+    "mbus_port_errors": ("port_errors", "Times the bus's port failed (unplugged, or refused)."),
+    "mbus_reconnects": ("reconnects", "Times the bus's port came back after failing."),
+}
+
+
+def _bus_families(buses: Iterable[Mapping[str, Any]]) -> list[Metric]:
+    buses = list(buses)
+    if not buses:
+        return []
+    out: list[Metric] = []
+    for name, (key, doc) in BUS_COUNTERS.items():
+        family = CounterMetricFamily(f"concentratord_{name}", doc, labels=["port"])
+        for bus in buses:
+            family.add_metric([bus["port"]], bus[key])
+        out.append(family)
+    up = GaugeMetricFamily(
+        "concentratord_mbus_port_open", "1 while the bus's port is open.", labels=["port"]
+    )
+    for bus in buses:
+        up.add_metric([bus["port"]], 1.0 if bus["open"] else 0.0)
+    out.append(up)
     return out
 
 

@@ -15,7 +15,8 @@ half-duplex and the master one exchange at a time (:class:`bus.master.AsyncMaste
   watch judges it from the answers heard, concentratord/field_watch.py).
 - The port lost (a USB converter unplugged: reads fail) closes the port; it is opened
   again every ``REOPEN_S`` real seconds until it comes back (``reconnects`` counts each
-  return), and then every meter's link is reset (SND_NKE) before its next read. A meter
+  return), and then every primary meter's link is reset (SND_NKE) before its next read
+  (a secondary meter's selection starts a new link anyway). A meter
   that was due meanwhile is read as soon as the port is back.
 """
 
@@ -79,7 +80,7 @@ class PolledMeter:
 
 @dataclass
 class BusCounters:
-    """The bus's figures (``status``, ``/metrics``)."""
+    """The bus's figures (``status``; ``/metrics`` reads them from there)."""
 
     polls: int = 0
     answers: int = 0
@@ -257,12 +258,20 @@ class WiredBus:
         BusError or ValueError (a bad address)."""
         self._require_open()
         target = address if isinstance(address, int) else secondary_of(address)
+        # A configured meter is read at its own rate; any other slave at the bus's.
+        label = str(address) if isinstance(address, int) else address.upper()
+        baud = next((m.baud for m in self.meters if m.address == label), self.config.baud)
 
         def work(master: MbusMaster) -> list[LongFrame]:
-            if isinstance(target, int):
-                master.send_nke(target)
-                return master.read(target)
-            return master.read_secondary(target)
+            master.transport.set_baudrate(baud)
+            try:
+                if isinstance(target, int):
+                    master.send_nke(target)
+                    return master.read(target)
+                return master.read_secondary(target)
+            finally:
+                if master.transport.is_open:
+                    master.transport.set_baudrate(self.config.baud)
 
         try:
             return await self.master.call(work)

@@ -36,10 +36,12 @@ def secondary_of(text: str) -> SecondaryAddress:
         raise ValueError(f"expected 16 hex digits, as `mbus scan --secondary` prints: {text!r}")
     try:
         address = parse_secondary(raw)
-    except Exception as err:  # a DecodeError for digits that are not BCD
+    except Exception as err:  # parse_secondary's DecodeError
         raise ValueError(f"{text!r} is not a secondary address: {err}") from None
     if address.is_pattern:
         raise ValueError(f"{text!r} holds a wildcard: a poll names one meter")
+    if not address.id.isdigit():
+        raise ValueError(f"{text!r}: the id (its first 8 digits) must be decimal (BCD)")
     return address
 
 

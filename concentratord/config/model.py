@@ -142,6 +142,10 @@ class Config(Section):
             raise KeyedError(
                 "bridge", f'only with profile = "bridge", not "{self.gateway.profile}"'
             )
+        if self.bridge is not None and self.mbus:
+            # A wired bus powers its meters from the converter: mains, polled around the
+            # clock; a battery bridge's silence is judged on its radio's listening windows.
+            raise KeyedError("mbus", "a battery bridge ([bridge]) polls no wired bus")
 
     def _check_tenancy(self) -> None:
         if not self.tenant:

@@ -87,3 +87,15 @@ def test_a_relative_port_is_refused(tmp_path: Path) -> None:
 def test_a_poll_interval_under_a_minute_is_refused(tmp_path: Path) -> None:
     text = '[[mbus]]\nport = "/dev/ttyUSB1"\ninterval = "30s"\n'
     assert "mbus[1].interval" in error_of(minimal(tmp_path, text))
+
+
+def test_a_secondary_address_with_hex_digits_in_its_id_is_refused(tmp_path: Path) -> None:
+    text = '[[mbus]]\nport = "/dev/ttyUSB1"\n[[mbus.meter]]\naddress = "3322AA002D2C0304"\n'
+    assert "must be decimal (BCD)" in error_of(minimal(tmp_path, text))
+
+
+def test_a_battery_bridge_polls_no_wired_bus(tmp_path: Path) -> None:
+    text = '[bridge]\n[[mbus]]\nport = "/dev/ttyUSB1"\n'
+    assert "mbus: a battery bridge ([bridge]) polls no wired bus" in error_of(
+        minimal(tmp_path, text, profile="bridge")
+    )

@@ -46,6 +46,17 @@ def snapshot() -> Snapshot:
         "uplink": {"water": {"connected": True}, "heat": {"connected": False}},
         "queue": {"pending": {"water": {"readings": 4, "alarm": 1}}, "file_bytes": 65536},
         "uptime_s": 60,
+        "mbus": [
+            {
+                "port": "/dev/ttyUSB1",
+                "open": True,
+                "polls": 50,
+                "answers": 47,
+                "no_answer": 3,
+                "port_errors": 1,
+                "reconnects": 1,
+            }
+        ],
     }
     tenant = {"readings": 60, "alarms": 2, "published": 10, "meters": 20}
     heat = {"readings": 40, "alarms": 0, "published": 5, "meters": 10}
@@ -76,6 +87,14 @@ def test_values_come_from_the_status_and_the_tenants() -> None:
     assert got["concentratord_outbox_pending{kind=alarm,tenant=water}"] == 1
     assert got["concentratord_outbox_pending{kind=event,tenant=heat}"] == 0
     assert got["concentratord_store_bytes"] == 65536
+
+
+def test_wired_buses_are_counted_by_port() -> None:
+    got = samples()
+    assert got["concentratord_mbus_polls_total{port=/dev/ttyUSB1}"] == 50
+    assert got["concentratord_mbus_no_answer_total{port=/dev/ttyUSB1}"] == 3
+    assert got["concentratord_mbus_reconnects_total{port=/dev/ttyUSB1}"] == 1
+    assert got["concentratord_mbus_port_open{port=/dev/ttyUSB1}"] == 1
 
 
 def test_every_metric_is_documented_in_operations_md() -> None:
