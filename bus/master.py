@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, TypeVar
 
 from bus.transport import BusError, BusTransport, Reply
@@ -95,10 +95,12 @@ class SecondaryScanResult:
     """What a secondary scan found, and what it cost."""
 
     found: list[SlaveInfo]
-    probes: int
+    probes: int  # every probe, the second walks included
     collisions: int
     unresolved: list[SecondaryAddress]
-    unexplained: list[SecondaryAddress]
+    unexplained: list[SecondaryAddress]  # still unexplained after their second walk
+    rescanned: list[SecondaryAddress] = field(default_factory=list)  # walked twice
+    rescan_probes: int = 0  # of ``probes``, those of the second walks
 
 
 def header_address(frame: LongFrame) -> SecondaryAddress:
@@ -304,31 +306,43 @@ class MbusMaster:
         on_found: Callable[[SlaveInfo], None] | None = None,
     ) -> SecondaryScanResult:
         """The wildcard tree scan; ``manufacturers`` narrows the manufacturer level (the
-        default tries every three-letter code for a colliding id: complete, but slow)."""
+        default tries every three-letter code for a colliding id: complete, but slow).
+
+        A collision that fewer than two of its children answered (``unexplained``: an
+        answer garbled by noise, or come too late) would leave its slaves unfound: its
+        subtree is walked once more, and only what is still unexplained then is reported.
+        """
         # Deselect whatever a previous selection left selected.
         with contextlib.suppress(BusError):
             self.transport.send(snd_nke(ADDRESS_NETWORK))
-        scan = SecondaryScan(start, manufacturers)
         found: list[SlaveInfo] = []
         seen: set[SecondaryAddress] = set()
-        while (pattern := scan.next_pattern()) is not None:
-            self._check_abort()
-            outcome, address, frame = self.probe_secondary(pattern)
-            scan.report(outcome, address)
-            if outcome is Outcome.ONE and address is not None and frame is not None:
-                if address in seen or address not in scan.found:
-                    continue
-                seen.add(address)
-                info = slave_info(frame)
-                found.append(info)
-                if on_found is not None:
-                    on_found(info)
+
+        def walk(scan: SecondaryScan) -> SecondaryScan:
+            while (pattern := scan.next_pattern()) is not None:
+                self._check_abort()
+                outcome, address, frame = self.probe_secondary(pattern)
+                scan.report(outcome, address)
+                if outcome is Outcome.ONE and address is not None and frame is not None:
+                    if address in seen or address not in scan.found:
+                        continue
+                    seen.add(address)
+                    info = slave_info(frame)
+                    found.append(info)
+                    if on_found is not None:
+                        on_found(info)
+            return scan
+
+        first = walk(SecondaryScan(start, manufacturers))
+        again = [walk(SecondaryScan(p, manufacturers)) for p in first.unexplained]
         return SecondaryScanResult(
             found=found,
-            probes=scan.probes,
-            collisions=scan.collisions,
-            unresolved=list(scan.unresolved),
-            unexplained=list(scan.unexplained),
+            probes=first.probes + sum(s.probes for s in again),
+            collisions=first.collisions + sum(s.collisions for s in again),
+            unresolved=[*first.unresolved, *(p for s in again for p in s.unresolved)],
+            unexplained=[p for s in again for p in s.unexplained],
+            rescanned=list(first.unexplained),
+            rescan_probes=sum(s.probes for s in again),
         )
 
 

@@ -10,9 +10,9 @@ import pytest
 
 from bus.answer import merged_telegram
 from bus.master import AsyncMaster, MbusMaster, NoAnswerError
-from bus.transport import BusTransport, answer_window
-from protocols.mbus.frames import C_FCB, LongFrame, snd_nke
-from protocols.mbus.secondary import Outcome, SecondaryAddress
+from bus.transport import BusTransport, Reply, answer_window
+from protocols.mbus.frames import C_FCB, LongFrame, select_secondary, snd_nke
+from protocols.mbus.secondary import Outcome, SecondaryAddress, build_secondary
 from protocols.readout import telegram_fields
 from protocols.wmbus.address import manufacturer_field
 from protocols.wmbus.decoder import TelegramDecoder
@@ -211,3 +211,35 @@ def test_async_master_runs_requests_in_a_thread() -> None:
 
         acked, frames = asyncio.run(both())
     assert acked and _decoded(frames)["total_m3"] == pytest.approx(4.5)
+
+
+class LosesOneAnswer:
+    """The transport, but the answer to the first selection with ``pattern`` is lost on the
+    line (noise, or an answer come after the window)."""
+
+    def __init__(self, inner: BusTransport, pattern: SecondaryAddress) -> None:
+        self.inner = inner
+        self.request = select_secondary(build_secondary(pattern))
+        self.lost = False
+
+    def send(self, request: bytes) -> None:
+        self.inner.send(request)
+
+    def exchange(self, request: bytes) -> Reply:
+        reply = self.inner.exchange(request)
+        if request == self.request and not self.lost:
+            self.lost = True
+            return Reply()
+        return reply
+
+
+def test_a_subtree_whose_answer_was_lost_is_walked_again() -> None:
+    slaves = [EmulatedSlave(id="10000001"), EmulatedSlave(id="10000002")]
+    with bus(slaves) as (_emulator, master):
+        lossy = LosesOneAnswer(master.transport, SecondaryAddress("1000000F"))
+        master.transport = lossy  # type: ignore[assignment]
+        result = master.scan_secondary()
+    assert lossy.lost
+    assert sorted(s.id for s in result.found) == ["10000001", "10000002"]
+    assert result.rescanned and result.unexplained == []
+    assert 0 < result.rescan_probes < result.probes
