@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Final
 
 from protocols.errors import DecodeError, FormatError, TruncatedError, UnsupportedError
@@ -449,6 +449,6 @@ def merge(
                 own.pop()
                 block = block[: marker.offset]
         base = len(payload)
-        records += [replace(rec, offset=rec.offset + base) for rec in own]
+        records += [rec._replace(offset=rec.offset + base) for rec in own]
         payload += block
     return VariableData(first.ci, parsed[-1].header, tuple(records), payload)

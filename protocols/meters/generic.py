@@ -32,7 +32,6 @@ or has no base date, is left out. ``status`` is built from the TPL status byte
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 from protocols.errors import DecodeError
 from protocols.meters.base import Fields, FieldValue, Mvt
@@ -236,7 +235,7 @@ class GenericDriver:
             return
         suffix = _unit_suffix(record.unit)
         for n, (date, value) in enumerate(elements, start=1):
-            name = field_name(replace(record, storage=record.storage + n))
+            name = field_name(record._replace(storage=record.storage + n))
             stem = name[: len(name) - len(suffix)] if suffix else name
             cls._put(out, name, suffix, record, value)
             cls._put(out, f"{stem}_date", "", record, date)

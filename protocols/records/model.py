@@ -7,8 +7,8 @@ these fields.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 RecordValue = float | int | str | bytes | None
 
@@ -102,9 +102,12 @@ class VifRange(StrEnum):
     CUMULATIVE_MAX_POWER = "cumulative_max_power"
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
     """One data record: DIB + VIB + data, decoded.
+
+    A named tuple rather than a frozen dataclass: a telegram's records are made by the
+    dozen, and a tuple is made in a fifth of the time (0.2 us against 1.0 us through slot
+    descriptors; docs/decisions/0011). Change a field with ``record._replace(...)``.
 
     ``header`` is the record's DIF, DIFEs, VIF and VIFEs exactly as sent (the "difvif key"
     drivers match on, and the bytes a compact-frame signature is computed over). ``value``

@@ -14,7 +14,6 @@ recognises those without the scan.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import fields
 from typing import NamedTuple, NoReturn
 
 from protocols.errors import DecodeError, FormatError, TruncatedError
@@ -86,69 +85,7 @@ class Header(NamedTuple):
 _UNKNOWN = VifInfo(VifRange.OTHER, "", 1, 1, KIND_UNSIGNED)
 
 
-def _record_maker() -> Callable[..., Record]:
-    """A constructor of :class:`Record` that sets its slots directly.
-
-    ``Record`` is frozen, so its generated ``__init__`` goes through
-    ``object.__setattr__`` for each of its 13 fields: 1.7 µs a record, most of a full
-    frame's parse. The slot descriptors set the same fields in half the time; the result
-    is an ordinary ``Record`` (tests/protocols/test_decode_path.py compares the two).
-    """
-    names = Record.__slots__
-    if tuple(f.name for f in fields(Record)) != names:
-        raise TypeError("Record's slots are not its fields in order")
-    (
-        s_header,
-        s_data,
-        s_function,
-        s_storage,
-        s_tariff,
-        s_subunit,
-        s_vif_range,
-        s_unit,
-        s_value,
-        s_raw,
-        s_combinables,
-        s_manufacturer_vifes,
-        s_offset,
-    ) = (getattr(Record, name).__set__ for name in names)
-    new = object.__new__
-
-    def make(
-        header: bytes,
-        data: bytes,
-        function: Function,
-        storage: int,
-        tariff: int,
-        subunit: int,
-        vif_range: VifRange,
-        unit: str,
-        value: RecordValue,
-        raw: int | float | bytes,
-        combinables: tuple[int, ...],
-        manufacturer_vifes: tuple[int, ...],
-        offset: int,
-    ) -> Record:
-        record: Record = new(Record)
-        s_header(record, header)
-        s_data(record, data)
-        s_function(record, function)
-        s_storage(record, storage)
-        s_tariff(record, tariff)
-        s_subunit(record, subunit)
-        s_vif_range(record, vif_range)
-        s_unit(record, unit)
-        s_value(record, value)
-        s_raw(record, raw)
-        s_combinables(record, combinables)
-        s_manufacturer_vifes(record, manufacturer_vifes)
-        s_offset(record, offset)
-        return record
-
-    return make
-
-
-_new_record = _record_maker()
+_tuple_new = tuple.__new__  # Record is a named tuple: made from its fields in order
 
 Converted = tuple[RecordValue, int | float | bytes]  # (value, raw value)
 
@@ -442,21 +379,8 @@ def _record(
         value, raw = plan.convert(d)
     else:  # LVAR
         value, raw, d, stop = _lvar_value(h, buf, at)
-    record = _new_record(
-        raw_header,
-        d,
-        h.function,
-        h.storage,
-        h.tariff,
-        h.subunit,
-        h.vif_range,
-        h.unit,
-        value,
-        raw,
-        h.combinables,
-        h.manufacturer_vifes,
-        offset,
-    )
+    fields = (raw_header, d, h.function, h.storage, h.tariff, h.subunit, h.vif_range, h.unit)
+    record = _tuple_new(Record, (*fields, value, raw, h.combinables, h.manufacturer_vifes, offset))
     return record, stop
 
 
@@ -503,7 +427,7 @@ def _walk(data: bytes, *, strict: bool) -> Block:
     warnings: list[str] = []
     n = len(data)
     pos = 0
-    new_record, cache = _new_record, _CACHE  # locals: looked up for every record
+    new_record, cache = _tuple_new, _CACHE  # locals: looked up for every record
     while pos < n:
         dif = data[pos]
         if dif & 0x0F == FIELD_SPECIAL:
@@ -535,19 +459,22 @@ def _walk(data: bytes, *, strict: bool) -> Block:
                 d = data[end:next_pos]
                 value, raw = plan.convert(d)
                 record = new_record(
-                    raw_header,
-                    d,
-                    h.function,
-                    h.storage,
-                    h.tariff,
-                    h.subunit,
-                    h.vif_range,
-                    h.unit,
-                    value,
-                    raw,
-                    h.combinables,
-                    h.manufacturer_vifes,
-                    pos,
+                    Record,
+                    (
+                        raw_header,
+                        d,
+                        h.function,
+                        h.storage,
+                        h.tariff,
+                        h.subunit,
+                        h.vif_range,
+                        h.unit,
+                        value,
+                        raw,
+                        h.combinables,
+                        h.manufacturer_vifes,
+                        pos,
+                    ),
                 )
             else:
                 record, next_pos = _record(raw_header, plan, data, end, pos, _DATA_PAST_BLOCK)
