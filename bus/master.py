@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Final, TypeVar
 
-from bus.transport import BusError, BusTransport, Reply
+from bus.transport import BAUD_RATES, BusError, BusTransport, Reply
 from protocols.errors import DecodeError
 from protocols.mbus.frames import (
     ADDRESS_MAX_PRIMARY,
@@ -32,6 +32,7 @@ from protocols.mbus.frames import (
     SingleCharacter,
     req_ud2,
     select_secondary,
+    set_baud_rate,
     snd_nke,
 )
 from protocols.mbus.secondary import (
@@ -229,6 +230,18 @@ class MbusMaster:
                 f"{build_secondary(answered).hex().upper()} answered"
             )
         return frames
+
+    def switch_baud(self, address: int, baud: int) -> bool:
+        """Tell the slave at ``address`` to talk at ``baud`` (SND_UD, CI 0xB8-0xBF, EN
+        13757-2): it acknowledges at the current rate and switches; the port follows. False
+        (the rate unchanged) when no clean E5 came. ValueError for a rate the port lacks."""
+        if baud not in BAUD_RATES:
+            raise ValueError(f"the port runs at {BAUD_RATES} baud, not {baud}")
+        reply = self._exchange(set_baud_rate(address, baud))
+        if not (reply.clean and isinstance(reply.frames[0], SingleCharacter)):
+            return False
+        self.transport.set_baudrate(baud)
+        return True
 
     # -- secondary addressing -----------------------------------------------------------
 

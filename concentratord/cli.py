@@ -164,7 +164,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ABC,...",
         help="secondary scan: manufacturers to try for colliding ids (default: every code)",
     )
-    read.add_argument("--address", type=int, required=True, metavar="A", help="0-250")
+    read.add_argument(
+        "--address", required=True, metavar="A", help="0-250, or 16 hex digits (secondary)"
+    )
     read.add_argument("--records", action="store_true", help="add every raw data record")
     return parser
 
@@ -258,13 +260,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 addresses=addresses,
                 manufacturers=manufacturers,
             )
-        if not 0 <= args.address <= 250:
-            print(
-                f"concentratord mbus read: address must be 0-250, not {args.address}",
-                file=sys.stderr,
-            )
+        from concentratord.config.mbus import parse_meter_address
+
+        try:
+            address = parse_meter_address(args.address)
+        except ValueError as err:
+            print(f"concentratord mbus read: --address: {err}", file=sys.stderr)
             return 2
-        return run_read(args.port, args.baud, args.address, args.records, margin_s=args.margin)
+        return run_read(args.port, args.baud, address, args.records, margin_s=args.margin)
     return 2  # pragma: no cover - argparse enforces the choices
 
 

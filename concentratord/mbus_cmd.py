@@ -16,6 +16,7 @@ from typing import TextIO
 from bus.answer import merged_telegram
 from bus.master import MasterError, MbusMaster, SlaveInfo
 from bus.transport import DEFAULT_MARGIN_S, BusError, BusTransport
+from concentratord.config.mbus import secondary_of
 from concentratord.mbus_control import summary_line
 from protocols.errors import DecodeError
 from protocols.mbus.frames import ADDRESS_MAX_PRIMARY
@@ -99,20 +100,25 @@ def run_scan(
 def run_read(
     port: str,
     baud: int,
-    address: int,
+    address: int | str,
     with_records: bool,
     *,
     margin_s: float = DEFAULT_MARGIN_S,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
 ) -> int:
-    """Read the slave at primary ``address``; exit 1 when it does not answer."""
+    """Read the slave at primary ``address`` (or selected by a secondary one: 16 hex
+    digits); exit 1 when it does not answer."""
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     decoder = TelegramDecoder()
     try:
         with BusTransport(port, baud, margin_s=margin_s) as transport:
-            frames = MbusMaster(transport).read(address)
+            master = MbusMaster(transport)
+            if isinstance(address, int):
+                frames = master.read(address)
+            else:
+                frames = master.read_secondary(secondary_of(address))
     except (BusError, MasterError) as error:
         print(f"concentratord mbus read: {error}", file=err)
         return 1

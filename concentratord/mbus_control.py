@@ -140,14 +140,10 @@ def mbus_command(buses: Mapping[str, WiredBus], decode: DecodeWired) -> ControlS
 
 
 def _address(value: object) -> int | str:
-    from concentratord.config.mbus import PRIMARY_MAX, secondary_of
+    from concentratord.config.mbus import PRIMARY_MAX, parse_meter_address
     from concentratord.control import ControlError
 
-    text = str(value if value is not None else "").strip()
-    if text.isdigit() and len(text) <= 3 and int(text) <= PRIMARY_MAX:
-        return int(text)  # 16 digits are a secondary address, even all decimal ones
     try:
-        secondary_of(text)
+        return parse_meter_address(str(value if value is not None else ""))
     except ValueError as err:
         raise ControlError(f"address: 0-{PRIMARY_MAX} or 16 hex digits ({err})") from None
-    return text.upper()

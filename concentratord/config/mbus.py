@@ -45,6 +45,18 @@ def secondary_of(text: str) -> SecondaryAddress:
     return address
 
 
+def parse_meter_address(text: str) -> int | str:
+    """A primary address (up to three digits, 0-250) or a secondary one (16 hex digits,
+    returned in upper case), as the command lines take them; ValueError otherwise."""
+    text = text.strip()
+    if text.isdigit() and len(text) <= 3:  # 16 digits are a secondary address, even decimal
+        if int(text) > PRIMARY_MAX:
+            raise ValueError(f"a primary address is 0-{PRIMARY_MAX}, got {text}")
+        return int(text)
+    secondary_of(text)
+    return text.upper()
+
+
 class MbusMeterConfig(Section):
     """``[[mbus.meter]]``: one wired meter and how often it is read."""
 

@@ -13,6 +13,8 @@ thread frames what the master sends with the project's own link layer
   telegram; the same FCB repeats the last answer (the master's retry).
 - SND_UD CI 0x52 to 253: selection by an 8-byte pattern with wildcards; every matching
   slave is selected and answers E5, every other one is deselected.
+- SND_UD CI 0xB8-0xBF (no data): a baud-rate switch; the slave answers E5 and records the
+  rate (``baud``; a pty carries bytes at any rate, so nothing else changes).
 - Several answers at once (a collision): ``collision="merge"`` ORs the answers byte by
   byte, as the current-modulated line would (identical E5s stay a clean E5; frames become
   a frame with a wrong checksum, forced wrong when the OR happens to sum right);
@@ -50,9 +52,11 @@ from protocols.mbus.frames import (
     C_RSP_UD,
     C_SND_NKE,
     C_SND_UD,
+    CI_BAUD_RATE_BASE,
     CI_SELECTION,
     LongFrame,
     ShortFrame,
+    baud_rate_of_ci,
     build_long,
     build_single,
 )
@@ -87,6 +91,7 @@ class EmulatedSlave:
         default_factory=lambda: [[(b"\x04\x13", 1.234)]]
     )
     status: int = 0
+    baud: int = 2400  # the rate a baud-rate switch (CI 0xB8-0xBF) last set
     delay_s: float = 0.0  # a slow slave answers this late
     silent: bool = False  # never answers
     lose: int = 0  # answers computed but not sent (lost on the line), this many times
@@ -287,6 +292,14 @@ class MbusBusEmulator:
             self._answer([(s, s.answer_ud2(frame.C, frame.A)) for s in slaves])
 
     def _long(self, frame: LongFrame) -> None:
+        if CI_BAUD_RATE_BASE <= frame.CI <= CI_BAUD_RATE_BASE + 7 and not frame.data:
+            # A baud-rate switch: acknowledged (at the old rate), then the slave's rate.
+            slaves = self._addressed(frame.A)
+            for slave in slaves:
+                slave.c_fields.append(frame.C)
+                slave.baud = baud_rate_of_ci(frame.CI)
+            self._answer([(s, build_single()) for s in slaves])
+            return
         if frame.A != ADDRESS_NETWORK or frame.CI != CI_SELECTION:
             return
         if frame.C & ~C_FCB != C_SND_UD or len(frame.data) != 8:

@@ -75,6 +75,18 @@ def test_read_prints_the_decoded_meter(
     assert [r["key"] for r in fields["records"]] == ["0413"]
 
 
+def test_read_by_secondary_address_selects_the_slave(
+    emulator: MbusBusEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secondary = "332211002D2C0304"  # id 00112233, KAM, version 3, medium 4: the first slave
+    args = ["mbus", "read", "--port", emulator.path, "--baud", "9600", "--margin", "0.02"]
+    code = main([*args, "--address", secondary])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    fields = json.loads(out)
+    assert (fields["id"], fields["manufacturer"]) == ("00112233", "KAM")
+
+
 def test_read_of_an_absent_slave_fails(
     emulator: MbusBusEmulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -146,4 +158,5 @@ def test_bad_arguments_are_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["mbus", "scan", "--port", "/dev/null", "--addresses", "9-3"]) == 2
     assert main(["mbus", "scan", "--port", "/dev/null", "--manufacturers", "AB"]) == 2
     assert main(["mbus", "read", "--port", "/dev/null", "--address", "251"]) == 2
+    assert main(["mbus", "read", "--port", "/dev/null", "--address", "12AB"]) == 2
     assert "--addresses" in capsys.readouterr().err

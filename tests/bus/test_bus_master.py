@@ -243,3 +243,33 @@ def test_a_subtree_whose_answer_was_lost_is_walked_again() -> None:
     assert sorted(s.id for s in result.found) == ["10000001", "10000002"]
     assert result.rescanned and result.unexplained == []
     assert 0 < result.rescan_probes < result.probes
+
+
+def test_a_baud_rate_switch_is_acknowledged_and_the_port_follows() -> None:
+    slave = EmulatedSlave(id="12345678", primary=3)
+    with (
+        MbusBusEmulator([slave]) as emulator,
+        BusTransport(emulator.path, 2400, margin_s=0.0, window_s=0.05) as transport,
+    ):
+        master = MbusMaster(transport)
+        assert master.switch_baud(3, 9600)
+        assert (slave.baud, transport.baudrate) == (9600, 9600)
+        assert master.read(3)[0].CI == 0x72  # read at the new rate
+
+
+def test_a_baud_rate_switch_nobody_acknowledges_keeps_the_rate() -> None:
+    with (
+        MbusBusEmulator([EmulatedSlave(id="12345678", primary=3)]) as emulator,
+        BusTransport(emulator.path, 2400, margin_s=0.0, window_s=0.05) as transport,
+    ):
+        assert not MbusMaster(transport).switch_baud(9, 9600)
+        assert transport.baudrate == 2400
+
+
+def test_a_rate_the_port_lacks_is_refused() -> None:
+    with (
+        MbusBusEmulator([]) as emulator,
+        BusTransport(emulator.path, 2400) as transport,
+        pytest.raises(ValueError, match="not 4800"),
+    ):
+        MbusMaster(transport).switch_baud(3, 4800)
