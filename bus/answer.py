@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from protocols.errors import FormatError
+from protocols.mbus.application import CI_FIXED, CI_FIXED_MSB, parse_fixed
+from protocols.mbus.fixed_records import fixed_meter
 from protocols.mbus.frames import LongFrame, build_frame
 from protocols.telegram import MeterAddress, Telegram
 from protocols.wmbus.address import id_from_bytes, manufacturer_code
@@ -27,9 +29,12 @@ _DIF_MORE_FOLLOWS: Final = bytes((0x1F,))
 def answer_address(frame: LongFrame) -> MeterAddress:
     """The meter a RSP_UD long frame comes from: its variable-data header's id,
     manufacturer, version and medium (EN 13757-3; CI 0x72, or 0x76 with the id and
-    manufacturer most significant byte first). Raises FormatError."""
+    manufacturer most significant byte first), or a fixed-data answer's id and medium
+    (CI 0x73 / 0x77: no manufacturer, no version). Raises DecodeError."""
+    if frame.CI in (CI_FIXED, CI_FIXED_MSB):
+        return fixed_meter(parse_fixed(frame.CI, frame.data))
     if frame.CI not in _VARIABLE_CIS:
-        raise FormatError(f"wired answer CI 0x{frame.CI:02X} carries no variable-data header")
+        raise FormatError(f"wired answer CI 0x{frame.CI:02X} carries no meter's data")
     data = frame.data
     if len(data) < HEADER_LENGTH:
         raise FormatError(f"wired answer header is {len(data)} bytes, not {HEADER_LENGTH}")
@@ -55,7 +60,7 @@ class WiredAnswer:
     interval_s: float | None = None  # the meter's poll interval (None: read on demand)
 
     def sender(self) -> MeterAddress:
-        """The meter that answered (the first frame's header). Raises FormatError."""
+        """The meter that answered (the first frame's header). Raises DecodeError."""
         if not self.frames:
             raise FormatError("wired answer without frames")
         return answer_address(self.frames[0])

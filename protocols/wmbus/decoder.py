@@ -31,6 +31,8 @@ from protocols.errors import (
     UnsupportedError,
     WrongKeyError,
 )
+from protocols.mbus.application import CI_FIXED, CI_FIXED_MSB, parse_fixed
+from protocols.mbus.fixed_records import fixed_meter, fixed_records
 from protocols.records import parse_block, parse_compact, parse_records, record_headers
 from protocols.slots import slot_constructor
 from protocols.telegram import MeterAddress, Telegram, key_for
@@ -504,6 +506,8 @@ class TelegramDecoder:
             raise FormatError("wired frame lacks its stop byte 0x16", offset=length + 5)
         if sum(raw[4 : 4 + length]) & 0xFF != raw[4 + length]:
             raise CrcError("wired frame checksum mismatch", offset=4 + length)
+        if ci in (CI_FIXED, CI_FIXED_MSB):
+            return _decode_fixed_answer(raw[7 : 4 + length], c_field, ci)
         if ci != CI_TPL_LONG:
             raise UnsupportedError(f"wired CI 0x{ci:02X} is not supported", offset=6)
         body = raw[7 : 4 + length]
@@ -529,6 +533,28 @@ class TelegramDecoder:
             records=tuple(records),
             wired=True,
         )
+
+
+def _decode_fixed_answer(body: bytes, c_field: int, ci: int) -> Telegram:
+    """A fixed-data answer (CI 0x73 / 0x77) as a telegram of two records
+    (protocols/mbus/fixed_records.py)."""
+    fixed = parse_fixed(ci, body)
+    meter = fixed_meter(fixed)
+    return new_telegram(
+        link=meter,
+        meter=meter,
+        c_field=c_field,
+        ci=ci,
+        access_number=fixed.access_number,
+        # Bits 6 and 7 say how the counters are stored (a fixed date, binary): not errors.
+        status=fixed.status & 0x3F,
+        configuration=None,
+        security_mode=0,
+        encrypted=False,
+        payload=body,
+        records=fixed_records(fixed),
+        wired=True,
+    )
 
 
 def _need_key_size(key: bytes, size: int, meter: MeterAddress, mode: int | str, pos: int) -> None:

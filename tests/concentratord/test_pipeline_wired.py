@@ -95,11 +95,25 @@ def test_a_raw_tenant_gets_the_frames_as_on_the_line() -> None:
     assert reading.fields["telegram"] == s.long_frame(0, 1).hex().upper()
 
 
-def test_fixed_data_answers_are_refused_by_name() -> None:
-    fixed = LongFrame(C=0x08, A=1, CI=0x73, data=bytes(16))
+def test_a_fixed_data_answer_is_a_reading_of_a_meter_without_manufacturer() -> None:
+    # CI 0x73: id 12345678 (BCD, LSB first), access 10, status 0, medium water (7) with
+    # counter 1 in litres (0x29), counter 2 "same but historic" (0x3E), BCD counters.
+    data = bytes.fromhex("785634120A00E97E0100000035010000")
+    fixed = LongFrame(C=0x08, A=5, CI=0x73, data=data)
     p = pipeline()
-    outcome = p.process_wired(WiredAnswer((fixed,), 1000.0, "/dev/ttyUSB1", "1"))
-    assert "CI 0x73 carries no variable-data header" in (outcome.error or "")
+    outcome = p.process_wired(WiredAnswer((fixed,), 1000.0, "/dev/ttyUSB1", "5", 900.0))
+    reading = outcome.reading
+    assert reading is not None, outcome.error
+    assert (reading.meter_id, reading.fields["manufacturer"]) == ("12345678", "")
+    assert reading.fields["total_m3"] == 0.001 and reading.fields["media"] == "water"
+    assert outcome.meter is not None and outcome.meter.key == ":12345678"
+
+
+def test_an_answer_with_no_meters_data_is_refused_by_name() -> None:
+    reset = LongFrame(C=0x08, A=5, CI=0x50, data=b"")
+    p = pipeline()
+    outcome = p.process_wired(WiredAnswer((reset,), 1000.0, "/dev/ttyUSB1", "5"))
+    assert "CI 0x50 carries no meter's data" in (outcome.error or "")
     assert p.counters.link_errors == 1
 
 

@@ -98,3 +98,27 @@ def test_values_agree_with_libmbus_normalised_values() -> None:
             )
             compared += 1
     assert compared >= 250
+
+
+# libmbus's fixed-data unit names -> (our canonical unit, factor from that unit to ours)
+FIXED_UNITS = {"l": ("m3", 1e-3), "kWh": ("kwh", 1.0)}
+
+
+def test_fixed_data_frames_decode_to_the_counters_libmbus_reads() -> None:
+    from protocols.wmbus.decoder import TelegramDecoder
+
+    fixed = [v for v in load_jsonl("mbus_frames.jsonl") if v["frame"].get("CI") in (0x73, 0x77)]
+    assert fixed
+    for vec in fixed:
+        telegram = TelegramDecoder().decode(bytes.fromhex(vec["hex"]))
+        expected = vec["expected"]["raw"]
+        assert telegram.meter.id == expected["slave"]["id"], vec["name"]
+        assert telegram.access_number == int(expected["slave"]["access_number"]), vec["name"]
+        units = [exp["unit"] for exp in expected["records"]]
+        for rec, exp in zip(telegram.records, expected["records"], strict=True):
+            # "reserved but historic": counter 1's unit, its historic value (storage 1).
+            unit = units[0] if exp["unit"] == "reserved but historic" else exp["unit"]
+            ours, factor = FIXED_UNITS[unit]
+            assert rec.unit == ours, vec["name"]
+            assert math.isclose(float(rec.value), float(exp["value"]) * factor), vec["name"]  # type: ignore[arg-type]
+            assert rec.storage == (1 if exp["unit"] == "reserved but historic" else 0)
