@@ -72,8 +72,12 @@ class WiredAnswer:
 
 def merged_telegram(frames: Sequence[LongFrame], decoder: TelegramDecoder) -> Telegram:
     """One telegram from a multi-telegram answer: the first frame's header, the records of
-    every frame in order (the DIF 0x1F markers dropped). Every frame must come from the
-    same meter. Raises DecodeError."""
+    every frame in order (the bare DIF 0x1F markers dropped). Every frame must come from
+    the same meter. Raises DecodeError.
+
+    Decoded telegrams, not parsed application data (``protocols.mbus.application.merge``):
+    a wired meter's telegrams may be encrypted (TPL mode 5), which the decoder undoes with
+    the tenant's key."""
     if not frames:
         raise FormatError("no frames to decode")
     telegrams = [decoder.decode(build_frame(f)) for f in frames]
@@ -86,7 +90,10 @@ def merged_telegram(frames: Sequence[LongFrame], decoder: TelegramDecoder) -> Te
                 f"telegram {index} of the answer is from {telegram.meter.key}, "
                 f"not {first.meter.key}"
             )
-    records = tuple(r for t in telegrams for r in t.records if r.header != _DIF_MORE_FOLLOWS)
+    # The 0x1F markers go; one that carries manufacturer bytes after it stays (as data).
+    records = tuple(
+        r for t in telegrams for r in t.records if r.header != _DIF_MORE_FOLLOWS or r.data
+    )
     payload = b"".join(f.data[HEADER_LENGTH:] for f in frames)
     warnings = tuple(w for t in telegrams for w in t.warnings)
     # The newest status is the last telegram's (the slave's state when the readout ended).

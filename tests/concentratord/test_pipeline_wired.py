@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import random
 
-from bus.answer import WiredAnswer
+from bus.answer import WiredAnswer, merged_telegram
 from concentratord.pipeline import Pipeline, Tenant
 from protocols.mbus.frames import LongFrame, parse_long
+from protocols.wmbus.decoder import TelegramDecoder
 from radio.sim.mbus_bus import EmulatedSlave
 
 VOLUME = b"\x04\x13"
@@ -131,3 +132,14 @@ def test_mangled_answers_are_errors_never_exceptions() -> None:
         )
         outcome = p.process_wired(WiredAnswer((frame,), 1000.0 + n, "/dev/ttyUSB1", "1"))
         assert outcome.reading is not None or outcome.error
+
+
+def test_manufacturer_bytes_after_more_records_follow_are_kept() -> None:
+    s = slave(telegrams=[[(VOLUME, 12.5)], [(FLOW_TEMPERATURE, 55)]])
+    first, second = frames_of(s)
+    # The first telegram's 0x1F marker with two manufacturer bytes after it.
+    first = LongFrame(C=first.C, A=first.A, CI=first.CI, data=first.data + b"\xab\xcd")
+    telegram = merged_telegram((first, second), TelegramDecoder())
+    kept = [r for r in telegram.records if r.header == b"\x1f"]
+    assert [r.data for r in kept] == [b"\xab\xcd"]
+    assert [r.value for r in telegram.records if r.header != b"\x1f"] == [12.5, 55]
