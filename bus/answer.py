@@ -13,16 +13,21 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from protocols.errors import FormatError
-from protocols.mbus.application import CI_FIXED, CI_FIXED_MSB, parse_fixed
+from protocols.mbus.application import (
+    CI_FIXED,
+    CI_FIXED_MSB,
+    CI_VARIABLE,
+    CI_VARIABLE_MSB,
+    parse_fixed,
+    parse_variable_header,
+)
 from protocols.mbus.fixed_records import fixed_meter
 from protocols.mbus.frames import LongFrame, build_frame
 from protocols.telegram import MeterAddress, Telegram
-from protocols.wmbus.address import id_from_bytes, manufacturer_code
 from protocols.wmbus.decoder import TelegramDecoder
 
 LINK_MODE: Final = "mbus"  # the link_mode of every wired reading
 HEADER_LENGTH: Final = 12  # EN 13757-3 variable data header: id, M, version, medium, ...
-_VARIABLE_CIS: Final = (0x72, 0x76)
 _DIF_MORE_FOLLOWS: Final = bytes((0x1F,))
 
 
@@ -33,20 +38,10 @@ def answer_address(frame: LongFrame) -> MeterAddress:
     (CI 0x73 / 0x77: no manufacturer, no version). Raises DecodeError."""
     if frame.CI in (CI_FIXED, CI_FIXED_MSB):
         return fixed_meter(parse_fixed(frame.CI, frame.data))
-    if frame.CI not in _VARIABLE_CIS:
+    if frame.CI not in (CI_VARIABLE, CI_VARIABLE_MSB):
         raise FormatError(f"wired answer CI 0x{frame.CI:02X} carries no meter's data")
-    data = frame.data
-    if len(data) < HEADER_LENGTH:
-        raise FormatError(f"wired answer header is {len(data)} bytes, not {HEADER_LENGTH}")
-    id_bytes, m_field = data[0:4], data[4:6]
-    if frame.CI == 0x76:
-        id_bytes, m_field = id_bytes[::-1], m_field[::-1]
-    return MeterAddress(
-        manufacturer_code(int.from_bytes(m_field, "little")),
-        id_from_bytes(id_bytes),
-        data[6],
-        data[7],
-    )
+    header = parse_variable_header(frame.data, msb_first=frame.CI == CI_VARIABLE_MSB)
+    return MeterAddress(header.manufacturer_code, header.id, header.version, header.medium)
 
 
 @dataclass(frozen=True, slots=True)
