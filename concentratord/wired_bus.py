@@ -41,6 +41,7 @@ from protocols.mbus.secondary import ANY
 log = logging.getLogger(__name__)
 
 REOPEN_S: Final = 0.5  # real seconds between attempts to open a lost port (a cheap open())
+IDLE_S: Final = 60.0  # a bus without meters to poll looks at its port this often
 
 
 @dataclass
@@ -116,7 +117,6 @@ class WiredBus:
         self.counters = BusCounters()
         self.problem: str | None = None  # why the port is not open, while it is not
         self._failed = False  # the port failed: its return counts as a reconnect
-        self._wake = asyncio.Event()
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -127,15 +127,12 @@ class WiredBus:
                 await asyncio.sleep(REOPEN_S)
                 continue
             if not self.meters:
-                await self._wake.wait()  # no polls: the port is kept for scans and reads
-                self._wake.clear()
+                await asyncio.sleep(IDLE_S)  # no polls: the port is kept for scans and reads
                 continue
             meter = min(self.meters, key=lambda m: m.due)
             delay = self._clock.real_delay(meter.due - self._clock())
             if delay > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), delay)
-                self._wake.clear()
+                await asyncio.sleep(delay)
                 continue  # look again: the port may have gone meanwhile
             await self.poll(meter)
 
