@@ -85,6 +85,9 @@ def merged_telegram(frames: Sequence[LongFrame], decoder: TelegramDecoder) -> Te
                 f"telegram {index} of the answer is from {telegram.meter.key}, "
                 f"not {first.meter.key}"
             )
+    for index, telegram in enumerate(telegrams[:-1], start=1):
+        if not telegram.records or telegram.records[-1].header != _DIF_MORE_FOLLOWS:
+            raise FormatError(f"telegram {index} of the answer does not announce more (0x1F)")
     # The 0x1F markers go; one that carries manufacturer bytes after it stays (as data).
     records = tuple(
         r for t in telegrams for r in t.records if r.header != _DIF_MORE_FOLLOWS or r.data

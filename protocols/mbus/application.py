@@ -41,14 +41,14 @@ and an exception cannot be mistaken for an empty reading by a caller that forget
 The poller tells "the slave is alive but refuses" from a garbled frame by catching
 :class:`ApplicationError` first (``code`` and ``meaning`` name the error).
 
-:func:`merge` joins the answers of a multi-telegram readout (DIF 0x1F, "more records
-follow", at the end of every answer but the last).
+The answers of a multi-telegram readout (DIF 0x1F, "more records follow", at the end of
+every answer but the last) are joined on decoded telegrams, where a tenant's key has undone
+any encryption: ``bus.answer.merged_telegram``.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -396,59 +396,3 @@ def parse_user_data(ci: int, data: bytes) -> Application:
 def parse_application(frame: LongFrame) -> Application:
     """The application layer of a parsed long (or control) frame."""
     return parse_user_data(frame.CI, frame.data)
-
-
-# -- multi-telegram answers ------------------------------------------------------------------
-
-
-def merge(
-    answers: Sequence[VariableData | LongFrame], *, check_access: bool = True
-) -> VariableData:
-    """One answer from the successive REQ_UD2 answers of one slave.
-
-    Every answer but the last must end in DIF 0x1F; that marker (when it carries no
-    manufacturer bytes) is dropped and the records are concatenated, their offsets made
-    positions in the merged ``payload``. The id, manufacturer, version and medium must be
-    the same in every answer and (with ``check_access``) the access number must advance
-    by one modulo 256 from one answer to the next. The merged header is the last answer's
-    (its status is the newest). The result still ends in 0x1F when the last answer did.
-    """
-    if not answers:
-        raise FormatError("nothing to merge")
-    parsed: list[VariableData] = []
-    for answer in answers:
-        decoded = parse_application(answer) if isinstance(answer, LongFrame) else answer
-        if not isinstance(decoded, VariableData):
-            raise FormatError("only variable-data answers continue in a next telegram")
-        parsed.append(decoded)
-    first = parsed[0]
-    records: list[Record] = []
-    payload = b""
-    for i, answer in enumerate(parsed):
-        header = answer.header
-        if header.identity != first.header.identity:
-            raise FormatError(
-                f"telegram {i + 1} is from {header.id} {header.manufacturer_code} "
-                f"v{header.version} medium {header.medium}, not from the slave of telegram 1"
-            )
-        if i and check_access:
-            before = parsed[i - 1].header.access_number
-            if header.access_number != (before + 1) & 0xFF:
-                raise FormatError(
-                    f"access number of telegram {i + 1} is {header.access_number}, "
-                    f"expected {(before + 1) & 0xFF}"
-                )
-        own = list(answer.records)
-        block = answer.payload
-        last = i == len(parsed) - 1
-        if not last:
-            if not answer.more_follows:
-                raise FormatError(f"telegram {i + 1} does not announce more records (0x1F)")
-            marker = own[-1]
-            if not marker.data:
-                own.pop()
-                block = block[: marker.offset]
-        base = len(payload)
-        records += [rec._replace(offset=rec.offset + base) for rec in own]
-        payload += block
-    return VariableData(first.ci, parsed[-1].header, tuple(records), payload)

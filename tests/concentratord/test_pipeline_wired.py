@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from bus.answer import WiredAnswer, merged_telegram
 from concentratord.pipeline import Pipeline, Tenant
+from protocols.errors import DecodeError
 from protocols.mbus.frames import LongFrame, parse_long
 from protocols.wmbus.decoder import TelegramDecoder
 from radio.sim.mbus_bus import EmulatedSlave
@@ -143,3 +146,9 @@ def test_manufacturer_bytes_after_more_records_follow_are_kept() -> None:
     kept = [r for r in telegram.records if r.header == b"\x1f"]
     assert [r.data for r in kept] == [b"\xab\xcd"]
     assert [r.value for r in telegram.records if r.header != b"\x1f"] == [12.5, 55]
+
+
+def test_an_answer_whose_first_telegram_announces_no_more_is_refused() -> None:
+    alone = frames_of(slave())[0]  # one complete telegram, no 0x1F at its end
+    with pytest.raises(DecodeError, match=r"telegram 1 of the answer does not announce more"):
+        merged_telegram((alone, alone), TelegramDecoder())

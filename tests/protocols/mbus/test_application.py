@@ -1,5 +1,5 @@
 """EN 13757-3 application layer of wired answers: variable and fixed data, application
-errors, multi-telegram merge; the libmbus vectors through the layer."""
+errors; the libmbus vectors through the layer."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from protocols.mbus import (
     build_fixed,
     build_long,
     build_variable_header,
-    merge,
     parse_application,
     parse_long,
     parse_user_data,
@@ -209,54 +208,6 @@ def test_a_ci_that_is_no_data_answer_is_unsupported() -> None:
 
 def _more(block: bytes) -> bytes:
     return block + encode_manufacturer_data(b"", more_follows=True)
-
-
-def test_merge_concatenates_records_and_drops_the_marker() -> None:
-    first = encode_records([(VOLUME, 1)])
-    second = encode_records([(ENERGY, 2)])
-    merged = merge(
-        [decoded(answer(0x72, header(5), _more(first))), decoded(answer(0x72, header(6), second))]
-    )
-    assert merged.payload == first + second
-    assert merged.records == tuple(parse_records(first + second))
-    assert not merged.more_follows
-    assert merged.header.access_number == 6
-
-
-def test_merge_accepts_long_frames() -> None:
-    frames = [
-        parse_long(answer(0x72, header(255), _more(encode_records([(VOLUME, 1)])))),
-        parse_long(answer(0x72, header(0), encode_records([(VOLUME, 2)]))),
-    ]
-    assert [r.value for r in merge(frames).records] == [0.001, 0.002]
-
-
-def test_merge_refuses_another_slave() -> None:
-    with pytest.raises(FormatError):
-        merge(
-            [
-                decoded(answer(0x72, header(1), _more(b""))),
-                decoded(answer(0x72, header(2, version=4), b"")),
-            ]
-        )
-
-
-def test_merge_refuses_an_access_number_that_does_not_advance() -> None:
-    first = decoded(answer(0x72, header(1), _more(b"")))
-    repeated = decoded(answer(0x72, header(1), b""))
-    with pytest.raises(FormatError):
-        merge([first, repeated])
-    assert merge([first, repeated], check_access=False).records == ()
-
-
-def test_merge_refuses_a_telegram_without_more_follows_before_the_last() -> None:
-    with pytest.raises(FormatError):
-        merge([decoded(answer(0x72, header(1), b"")), decoded(answer(0x72, header(2), b""))])
-
-
-def test_merge_refuses_nothing() -> None:
-    with pytest.raises(FormatError):
-        merge([])
 
 
 # -- the libmbus vectors ---------------------------------------------------------------------
