@@ -202,6 +202,12 @@ class MbusMaster:
             frames.append(self.request_ud2(address))
         return frames
 
+    def read_at(self, address: int | SecondaryAddress) -> list[LongFrame]:
+        """:meth:`read` at a primary address, or :meth:`read_secondary` for a secondary one."""
+        if isinstance(address, int):
+            return self.read(address)
+        return self.read_secondary(address)
+
     def read_secondary(self, address: SecondaryAddress) -> list[LongFrame]:
         """Select the slave by its full secondary address, then :meth:`read` it at address
         253. The answer must come from that slave (its header): a wrong slave, a collision

@@ -114,11 +114,8 @@ def run_read(
     decoder = TelegramDecoder()
     try:
         with BusTransport(port, baud, margin_s=margin_s) as transport:
-            master = MbusMaster(transport)
-            if isinstance(address, int):
-                frames = master.read(address)
-            else:
-                frames = master.read_secondary(secondary_of(address))
+            target = address if isinstance(address, int) else secondary_of(address)
+            frames = MbusMaster(transport).read_at(target)
     except (BusError, MasterError) as error:
         print(f"concentratord mbus read: {error}", file=err)
         return 1

@@ -188,16 +188,23 @@ class WiredBus:
             meter.due = now + meter.interval_s
 
     def _read(self, master: MbusMaster, meter: PolledMeter) -> list[LongFrame]:
-        """One meter's readout, in the master's thread: its line rate, its link reset
-        when needed, then REQ_UD2 (primary) or selection and REQ_UD2 (secondary)."""
+        """One meter's readout, in the master's thread (its link reset when needed)."""
+        address = meter.config.address
+        reset = isinstance(address, int) and not meter.linked
+        meter.linked = True
+        return self._readout(master, address, meter.baud, reset)
+
+    def _readout(
+        self, master: MbusMaster, address: int | str, baud: int, reset: bool
+    ) -> list[LongFrame]:
+        """At ``baud``, the link reset first (SND_NKE, primary addresses) when ``reset``,
+        then REQ_UD2 (primary) or selection and REQ_UD2 (secondary); the bus's rate after."""
         transport = master.transport
-        transport.set_baudrate(meter.baud)
+        transport.set_baudrate(baud)
         try:
-            address = meter.config.address
             if isinstance(address, int):
-                if not meter.linked:
+                if reset:
                     master.send_nke(address)  # unanswered: the read says what is wrong
-                    meter.linked = True
                 return master.read(address)
             return master.read_secondary(secondary_of(address))
         finally:
@@ -254,24 +261,14 @@ class WiredBus:
         """Read one slave now (a primary address or 16 hex digits); MasterError,
         BusError or ValueError (a bad address)."""
         self._require_open()
-        target = address if isinstance(address, int) else secondary_of(address)
+        if isinstance(address, str):
+            address = address.upper()
+            secondary_of(address)  # ValueError before the bus is taken
         # A configured meter is read at its own rate; any other slave at the bus's.
-        label = str(address) if isinstance(address, int) else address.upper()
+        label = str(address)
         baud = next((m.baud for m in self.meters if m.address == label), self.config.baud)
-
-        def work(master: MbusMaster) -> list[LongFrame]:
-            master.transport.set_baudrate(baud)
-            try:
-                if isinstance(target, int):
-                    master.send_nke(target)
-                    return master.read(target)
-                return master.read_secondary(target)
-            finally:
-                if master.transport.is_open:
-                    master.transport.set_baudrate(self.config.baud)
-
         try:
-            return await self.master.call(work)
+            return await self.master.call(lambda m: self._readout(m, address, baud, True))
         except BusError as err:
             self._port_lost(err)
             raise
